@@ -1,0 +1,292 @@
+/*
+ * libfetch: fetch many HTTP(S) URLs concurrently, the asyncio/aiohttp way.
+ *
+ * One fetch_client (aiohttp's ClientSession) owns one libcurl multi handle
+ * driven by libevent. Every request is a fetch_task that is scheduled as soon
+ * as it is submitted (asyncio.create_task). Waiting is done with
+ * fetch_gather() (asyncio.gather, results in request order) and
+ * fetch_wait_for() (asyncio.wait_for), or, inside a libevent loop you run
+ * yourself, with a completion callback.
+ *
+ * Units: every duration is in seconds, as a double.
+ *
+ * Errors: calls return FETCH_OK (0) or a negative FETCH_E_* code; calls that
+ * return a pointer return NULL on failure. A finished task carries its own
+ * result code in its fetch_response; fetch_strerror() gives the text of any
+ * code.
+ *
+ * Threads: a client and its tasks belong to one thread and one event_base.
+ * Use one client per thread; libfetch keeps no global state of its own apart
+ * from libcurl's global init (done once, thread-safely, by the first
+ * fetch_client_new()).
+ */
+#ifndef LIBFETCH_H
+#define LIBFETCH_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LIBFETCH_VERSION_MAJOR 0
+#define LIBFETCH_VERSION_MINOR 1
+#define LIBFETCH_VERSION_PATCH 0
+#define LIBFETCH_VERSION_STRING "0.1.0"
+
+struct event_base;
+
+/** A client: options, one libcurl multi handle, one admission queue. */
+typedef struct fetch_client fetch_client;
+/** One request, from submission until fetch_task_free(). */
+typedef struct fetch_task fetch_task;
+
+/**
+ * Result and error codes. FETCH_OK is 0, every error is negative.
+ * The first group describes a finished request; the second, a call made
+ * wrongly.
+ */
+typedef enum fetch_error {
+    FETCH_OK = 0,
+    FETCH_E_TIMEOUT = -1,    /**< per-request timeout, deadline or wait_for */
+    FETCH_E_CANCELLED = -2,  /**< fetch_task_cancel() or client teardown */
+    FETCH_E_URL = -3,        /**< malformed URL */
+    FETCH_E_PROTOCOL = -4,   /**< scheme other than http/https (also redirects) */
+    FETCH_E_RESOLVE = -5,    /**< host name could not be resolved */
+    FETCH_E_CONNECT = -6,    /**< connection refused or unreachable */
+    FETCH_E_TLS = -7,        /**< TLS handshake or certificate failure */
+    FETCH_E_HTTP = -8,       /**< HTTP status >= 400 with fail_on_http_error */
+    FETCH_E_TOO_MANY_REDIRECTS = -9, /**< more than max_redirects */
+    FETCH_E_TRANSFER = -10,  /**< connection broken, bad response, short body */
+    FETCH_E_TOO_LARGE = -11, /**< body larger than allowed */
+    FETCH_E_OTHER = -12,     /**< any other libcurl failure; see curl_code */
+
+    FETCH_E_INVAL = -20,     /**< invalid argument */
+    FETCH_E_NOMEM = -21,     /**< out of memory */
+    FETCH_E_PENDING = -22,   /**< the task has not finished yet */
+    FETCH_E_BUSY = -23,      /**< blocking call made from inside the loop */
+    FETCH_E_LOOP = -24       /**< the event loop failed or ran dry */
+} fetch_error;
+
+/**
+ * Text of a code, e.g. "timed out". Never NULL; unknown codes give
+ * "unknown error". The string is static.
+ */
+const char *fetch_strerror(int code);
+
+/** The library's version, "MAJOR.MINOR.PATCH" (static string). */
+const char *fetch_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Client                                                              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Client options. Fill with fetch_options_init(), then change fields.
+ * Strings are copied by fetch_client_new(); the caller keeps ownership.
+ */
+typedef struct fetch_options {
+    /** Most requests in flight at once (asyncio.Semaphore / aiohttp
+     *  TCPConnector(limit)). Default 100; must be >= 1. */
+    int max_concurrency;
+    /** Most requests in flight to one scheme+host+port
+     *  (TCPConnector(limit_per_host)). Default 0 = unlimited. */
+    int max_per_host;
+    /** Per-request timeout in seconds, counted from the moment the request
+     *  leaves the queue and starts (time spent queued is not charged).
+     *  Mirrors asyncio.wait_for: the transfer is stopped and its result is
+     *  FETCH_E_TIMEOUT. Default 0 = none. */
+    double timeout;
+    /** Connect timeout in seconds (TCP + TLS). Default 10; 0 = libcurl's
+     *  default (300 s). */
+    double connect_timeout;
+    /** Follow redirects (3xx with Location). Default 1. */
+    int follow_redirects;
+    /** Most redirects followed; more gives FETCH_E_TOO_MANY_REDIRECTS.
+     *  Default 10. */
+    int max_redirects;
+    /** User-Agent header. Default NULL = "libfetch/VERSION". */
+    const char *user_agent;
+    /** Accept-Encoding. Default NULL = every encoding libcurl was built with
+     *  (gzip, deflate, br, zstd ...), decoded transparently. "" also means
+     *  all; set "identity" to ask for none. */
+    const char *accept_encoding;
+    /** Extra request headers, each "Name: value"; array of n_headers.
+     *  Default NULL/0. */
+    const char *const *headers;
+    size_t n_headers;
+    /** Treat HTTP status >= 400 as failure FETCH_E_HTTP (aiohttp
+     *  raise_for_status). The body is still kept. Default 0. */
+    int fail_on_http_error;
+} fetch_options;
+
+/** Fill opts with the defaults documented in fetch_options. */
+void fetch_options_init(fetch_options *opts);
+
+/**
+ * Create a client.
+ *
+ * @param opts  options, or NULL for the defaults. Copied; may be freed after.
+ * @param base  the libevent event_base to run on, or NULL for a private one.
+ *              With your own base (embedding) you dispatch it yourself and
+ *              learn of completions through fetch_done_cb; the blocking
+ *              waits still work when called from outside the loop. The base
+ *              must outlive the client.
+ * @param err   if not NULL, receives FETCH_OK or the reason for NULL:
+ *              FETCH_E_INVAL (bad option value), FETCH_E_NOMEM.
+ * @return a client to free with fetch_client_free(), or NULL.
+ */
+fetch_client *fetch_client_new(const fetch_options *opts,
+                               struct event_base *base, int *err);
+
+/**
+ * Free a client. Every unfinished task ends with FETCH_E_CANCELLED (its
+ * callback runs, exactly once); tasks stay valid until you free them, but
+ * are detached from the client. Every event and socket the client added to
+ * the event_base is removed. NULL is a no-op. Must not be called from a
+ * callback of this client.
+ */
+void fetch_client_free(fetch_client *client);
+
+/** The event_base the client runs on (its own, or the one passed in). */
+struct event_base *fetch_client_get_base(const fetch_client *client);
+
+/** Counters for a client, e.g. to check nothing is left pending. */
+typedef struct fetch_stats {
+    size_t tasks;     /**< tasks alive (submitted and not yet freed) */
+    size_t queued;    /**< waiting for a concurrency slot */
+    size_t running;   /**< transfers in flight (easy handles in the multi) */
+    size_t sockets;   /**< sockets libcurl asked us to watch */
+    size_t finished;  /**< tasks finished since the client was created */
+} fetch_stats;
+
+/** Fill *stats for client. */
+void fetch_client_get_stats(const fetch_client *client, fetch_stats *stats);
+
+/* ------------------------------------------------------------------ */
+/* Tasks                                                               */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Completion callback. Runs exactly once per task (hiredis' rule) from the
+ * event loop, never from inside the call that submitted the task: on
+ * success, error, timeout, cancel or client teardown. The task is finished
+ * when it runs (fetch_task_response() is valid). The callback may free the
+ * task, submit new tasks and cancel others; it must not free the client.
+ */
+typedef void (*fetch_done_cb)(fetch_task *task, void *arg);
+
+/**
+ * Submit a GET for url and return its task, already scheduled
+ * (asyncio.create_task(session.get(url))). The request starts when a
+ * concurrency slot is free; until then it waits in libfetch's queue and costs
+ * no connection or curl handle.
+ *
+ * A malformed URL or a scheme other than http/https is not a submit error:
+ * the task finishes with FETCH_E_URL or FETCH_E_PROTOCOL like any other
+ * failed request, so a batch of URLs is never aborted by one bad entry.
+ * A URL without a scheme is taken as http://, as curl does.
+ *
+ * @param client  the client.
+ * @param url     the URL; copied.
+ * @param cb      completion callback, or NULL.
+ * @param arg     passed to cb.
+ * @return a task owned by the caller (free with fetch_task_free()), or NULL
+ *         for NULL client/url or out of memory; then no callback runs.
+ */
+fetch_task *fetch_get(fetch_client *client, const char *url, fetch_done_cb cb,
+                      void *arg);
+
+/**
+ * Free a task and its response. An unfinished task is cancelled first (its
+ * callback runs with FETCH_E_CANCELLED). May be called from the task's own
+ * callback. NULL is a no-op.
+ */
+void fetch_task_free(fetch_task *task);
+
+/**
+ * Cancel a queued or running task (task.cancel()). It finishes at once with
+ * FETCH_E_CANCELLED and its callback runs before this returns; a running
+ * transfer is removed from libcurl and its connection closed.
+ * @return FETCH_OK, or FETCH_E_INVAL if the task had already finished.
+ */
+int fetch_task_cancel(fetch_task *task);
+
+/** 1 when the task has finished (its response is available), else 0. */
+int fetch_task_done(const fetch_task *task);
+
+/** The URL given at submission (owned by the task). */
+const char *fetch_task_url(const fetch_task *task);
+
+/**
+ * A finished request's result. Owned by its task and valid until
+ * fetch_task_free(); every pointer in it too.
+ */
+typedef struct fetch_response {
+    int error;            /**< FETCH_OK or a FETCH_E_* result code */
+    const char *message;  /**< NULL when ok; else "URL: what went wrong" */
+    int curl_code;        /**< underlying CURLcode; 0 when libcurl did not
+                               report the failure (cancel, malformed URL,
+                               a wait_for or gather timeout) */
+    long status;          /**< HTTP status of the last response, 0 if none */
+    const char *body;     /**< body bytes, NUL-terminated (may hold NULs);
+                               never NULL ("" when empty) */
+    size_t body_len;      /**< body length in bytes, without the NUL */
+    const char *url;      /**< the URL as submitted */
+    const char *effective_url; /**< last URL after redirects, or NULL */
+    const char *content_type;  /**< Content-Type header, or NULL */
+    long redirects;       /**< number of redirects followed */
+    double time_queued;   /**< submission -> start (left the queue) */
+    double time_connect;  /**< start -> TCP connected (0 if reused/none) */
+    double time_tls;      /**< start -> TLS handshake done (0 for http) */
+    double time_first_byte; /**< start -> first response byte */
+    double time_total;    /**< start -> finished (queue time not included) */
+} fetch_response;
+
+/**
+ * The response of a finished task, or NULL while it is queued or running.
+ * Owned by the task.
+ */
+const fetch_response *fetch_task_response(const fetch_task *task);
+
+/* ------------------------------------------------------------------ */
+/* Waiting (blocking: runs the client's event loop until done)         */
+/* ------------------------------------------------------------------ */
+
+/** Pass as a wait timeout to wait without limit (asyncio's None). */
+#define FETCH_WAIT_FOREVER (-1.0)
+
+/**
+ * Wait for one task, at most timeout seconds counted from this call
+ * (mirrors asyncio.wait_for): if the task has not finished by then it is
+ * cancelled and its result is FETCH_E_TIMEOUT. timeout 0 checks without
+ * waiting; FETCH_WAIT_FOREVER (any negative value) waits until it finishes.
+ * Other tasks of the client make progress meanwhile.
+ *
+ * @return the task's result code (FETCH_OK, FETCH_E_TIMEOUT, ...), or
+ *         FETCH_E_INVAL (NULL task), FETCH_E_BUSY (called from a callback
+ *         running on the client's event_base: a loop cannot be run from
+ *         inside itself), FETCH_E_LOOP (event loop failure).
+ */
+int fetch_wait_for(fetch_task *task, double timeout);
+
+/**
+ * Wait for every task in tasks[0..n-1] (asyncio.gather with
+ * return_exceptions=True): a failed request is that slot's result and does
+ * not stop the others. Read the results in request order with
+ * fetch_task_response(tasks[i]).
+ *
+ * @param deadline seconds counted from the submission of the earliest task
+ *        in the array; tasks still queued or running then end with
+ *        FETCH_E_TIMEOUT. 0 or negative = no deadline.
+ * @return the number of tasks whose result is not FETCH_OK (0 = all
+ *         succeeded), or FETCH_E_INVAL (NULL array or task, or a task of
+ *         another client), FETCH_E_BUSY, FETCH_E_LOOP.
+ */
+int fetch_gather(fetch_client *client, fetch_task *const *tasks, size_t n,
+                 double deadline);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIBFETCH_H */

@@ -1,0 +1,128 @@
+/* Internal declarations shared by the library's modules. Not installed. */
+#ifndef FETCH_INTERNAL_H
+#define FETCH_INTERNAL_H
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/event_struct.h>
+#include <sys/queue.h>
+
+#include "libfetch.h"
+
+enum fetch__state {
+    FETCH__QUEUED,  /* in the client's queue or a host's blocked list */
+    FETCH__DOOMED,  /* failed before starting; finishes at the next kick */
+    FETCH__RUNNING, /* easy handle in the multi */
+    FETCH__DONE
+};
+
+struct fetch__host;
+
+/* A pooled easy handle with the storage libcurl writes into. */
+struct fetch__handle {
+    CURL *easy;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct fetch_task {
+    fetch_client *client;             /* NULL once detached by client_free */
+    TAILQ_ENTRY(fetch_task) all_link; /* client->tasks: every live task */
+    TAILQ_ENTRY(fetch_task) q_link;   /* queue, host->blocked or doomed */
+    enum fetch__state state;
+    int blocked;              /* QUEUED in host->blocked, not client->queue */
+    int freeing;              /* inside fetch_task_free() */
+    struct fetch__host *host; /* per-host accounting; NULL when unlimited */
+    char *url;                /* as submitted */
+    char *curl_url;           /* normalised by curl_url(), given to libcurl */
+    struct fetch__handle *h;  /* only while RUNNING */
+    struct evbuffer *body;
+    fetch_done_cb cb;
+    void *cb_arg;
+    double t_submit, t_start;
+    fetch_response resp;
+    char *message; /* resp.message storage */
+    char *effective_url;
+    char *content_type;
+};
+
+TAILQ_HEAD(fetch__task_list, fetch_task);
+
+/* Per scheme+host+port admission state (only with max_per_host). */
+struct fetch__host {
+    char *key;
+    int running;
+    size_t refs; /* tasks queued or running for this host */
+    struct fetch__task_list blocked;
+    int in_ready;
+    TAILQ_ENTRY(fetch__host) ready_link;
+};
+
+struct fetch__sock {
+    struct event ev;
+    curl_socket_t fd;
+    int what; /* CURL_POLL_* currently armed */
+    fetch_client *client;
+    TAILQ_ENTRY(fetch__sock) link;
+};
+
+struct fetch_client {
+    fetch_options opts; /* strings point into owned copies below */
+    char *user_agent;
+    char *accept_encoding;
+    struct curl_slist *headers;
+
+    struct event_base *base;
+    int own_base;
+    CURLM *multi;
+    struct event *timer; /* libcurl's single timeout */
+    struct event *kick;  /* deferred admission and doomed-task completion */
+
+    struct fetch__task_list tasks;  /* every live task */
+    struct fetch__task_list queue;  /* waiting for a slot, FIFO */
+    struct fetch__task_list doomed; /* failed at submission */
+    TAILQ_HEAD(, fetch__host) ready_hosts; /* hosts with a blocked task and a
+                                              free per-host slot */
+    void *hosts;                           /* tsearch() tree of fetch__host */
+    TAILQ_HEAD(, fetch__sock) socks;
+
+    struct fetch__handle **pool; /* idle easy handles, reused */
+    size_t pool_len;
+
+    size_t ntasks, queued, running, nsocks, finished;
+    int closing; /* fetch_client_free() under way: no new work */
+    int in_loop; /* inside fetch__loop_process: callbacks may not block */
+};
+
+/* wait.c */
+void fetch__task_expire(fetch_task *t, const char *what, double seconds);
+
+/* loop.c: monotonic clock in seconds */
+double fetch__now(void);
+
+/* error.c */
+int fetch__from_curl(CURLcode cc);
+
+/* task.c */
+struct fetch__handle *fetch__handle_new(fetch_client *c);
+void fetch__handle_free(struct fetch__handle *h);
+void fetch__task_start(fetch_task *t, struct fetch__handle *h);
+void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
+                        const char *detail);
+void fetch__task_complete(fetch_task *t, CURLcode cc);
+
+/* client.c */
+size_t fetch__client_admit(fetch_client *c);
+void fetch__client_kick(fetch_client *c);
+struct fetch__host *fetch__client_host(fetch_client *c, const char *key);
+void fetch__client_enqueue(fetch_client *c, fetch_task *t);
+void fetch__client_unqueue(fetch_client *c, fetch_task *t);
+void fetch__client_release(fetch_client *c, fetch_task *t);
+
+/* loop.c */
+int fetch__loop_init(fetch_client *c);
+void fetch__loop_free(fetch_client *c);
+void fetch__loop_process(fetch_client *c);
+int fetch__loop_once(fetch_client *c);
+
+#endif

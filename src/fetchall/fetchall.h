@@ -1,0 +1,40 @@
+/* fetchall: shared declarations of the command's modules. */
+#ifndef FETCHALL_H
+#define FETCHALL_H
+
+#include <stdio.h>
+
+#include "libfetch.h"
+
+/* input.c: URLs from the command line, then from a file or stdin. */
+typedef struct input {
+    char **args; /* URLs given as arguments */
+    int nargs, next_arg;
+    FILE *file; /* -i FILE, or stdin; NULL when none */
+    int close_file;
+    char *line;
+    size_t cap;
+} input;
+
+int input_open(input *in, char **args, int nargs, const char *path);
+/* The next URL (valid until the next call), or NULL at the end. */
+const char *input_next(input *in);
+void input_close(input *in);
+
+/* output.c: what fetchall writes for each finished request. */
+typedef struct output {
+    int jsonl;          /* --jsonl */
+    const char *dir;    /* -o DIR, or NULL for stdout */
+    int quiet;          /* -q */
+    double deadline;    /* -T, to name it in messages */
+} output;
+
+/* Save a finished body as DIR/N (via DIR/N.part). 0 or -1 with a message. */
+int output_save(const output *o, size_t index, const fetch_response *r);
+/* Write request index's result in order: body or JSON line on stdout, error
+   line on stderr. deadline_hit: the run's deadline ended it. Returns 0, or
+   -1 when stdout failed. */
+int output_write(const output *o, size_t index, const fetch_response *r,
+                 int deadline_hit);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * testserver: the loopback HTTP server the tests, examples and `make demo`
+ * fetch from. libevent's evhttp on 127.0.0.1, an ephemeral port printed on
+ * stdout as the first line. Exits when stdin reaches end of file (its parent
+ * is gone) or after --lifetime seconds, so it never outlives a test run.
+ *
+ * Endpoints (any query string is ignored unless named):
+ *   /bytes/N         200, N bytes: byte i is 'a' + i % 26
+ *   /delay/MS        200 after MS milliseconds, body "delay MS\n"
+ *   /status/CODE     that status, body "status CODE\n"
+ *   /redirect/N      302 to /redirect/N-1; /redirect/0 is 200 "redirected\n"
+ *   /redirect-to?url=U  302 to U
+ *   /close/N         promises 2N bytes, sends N, closes the connection
+ *   /headers         200, the request headers, one "Name: value" a line
+ *   /stats           "inflight I max M total T\n" (requests being answered)
+ *   /reset           zero max and total
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+static struct event_base *base;
+static long inflight, max_inflight, total;
+
+static void begin(void)
+{
+    total++;
+    if (++inflight > max_inflight)
+        max_inflight = inflight;
+}
+
+/* Reply and end the request's in-flight span. */
+static void reply(struct evhttp_request *req, int code, struct evbuffer *body)
+{
+    inflight--;
+    evhttp_send_reply(req, code, code < 300 ? "OK" : "Status", body);
+}
+
+static void reply_text(struct evhttp_request *req, int code, const char *text)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, text, strlen(text));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain");
+    reply(req, code, b);
+    evbuffer_free(b);
+}
+
+static void fill(struct evbuffer *b, long n)
+{
+    char chunk[26 * 64];
+    for (size_t i = 0; i < sizeof chunk; i++)
+        chunk[i] = (char)('a' + i % 26);
+    while (n > 0) {
+        long k = n < (long)sizeof chunk ? n : (long)sizeof chunk;
+        evbuffer_add(b, chunk, (size_t)k);
+        n -= k;
+    }
+}
+
+struct delayed {
+    struct evhttp_request *req;
+    struct event *ev;
+    long ms;
+};
+
+static void on_delay(evutil_socket_t fd, short ev, void *arg)
+{
+    struct delayed *d = arg;
+    (void)fd;
+    (void)ev;
+    /* if the client left, evhttp frees the request here */
+    char text[32];
+    snprintf(text, sizeof text, "delay %ld\n", d->ms);
+    reply_text(d->req, 200, text);
+    event_free(d->ev);
+    free(d);
+}
+
+static int number_after(const char *path, const char *prefix, long *n)
+{
+    size_t len = strlen(prefix);
+    char *end;
+    if (strncmp(path, prefix, len))
+        return 0;
+    errno = 0;
+    *n = strtol(path + len, &end, 10);
+    return end != path + len && !errno && *n >= 0 &&
+           (*end == '\0' || *end == '?');
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+    const char *uri = evhttp_request_get_uri(req);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    char text[64];
+    long n;
+    (void)arg;
+
+    begin();
+    if (number_after(uri, "/bytes/", &n)) {
+        struct evbuffer *b = evbuffer_new();
+        fill(b, n);
+        evhttp_add_header(out, "Content-Type", "application/octet-stream");
+        reply(req, 200, b);
+        evbuffer_free(b);
+    } else if (number_after(uri, "/delay/", &n)) {
+        struct delayed *d = calloc(1, sizeof *d);
+        struct timeval tv = {n / 1000, (n % 1000) * 1000};
+        d->req = req;
+        d->ms = n;
+        d->ev = evtimer_new(base, on_delay, d);
+        evtimer_add(d->ev, &tv);
+    } else if (number_after(uri, "/status/", &n) && n >= 100 && n < 600) {
+        snprintf(text, sizeof text, "status %ld\n", n);
+        reply_text(req, (int)n, text);
+    } else if (number_after(uri, "/redirect/", &n)) {
+        if (n == 0) {
+            reply_text(req, 200, "redirected\n");
+        } else {
+            snprintf(text, sizeof text, "/redirect/%ld", n - 1);
+            evhttp_add_header(out, "Location", text);
+            reply_text(req, 302, "moved\n");
+        }
+    } else if (!strncmp(uri, "/redirect-to?", 13)) {
+        struct evkeyvalq q;
+        const char *to;
+        evhttp_parse_query_str(uri + 13, &q);
+        to = evhttp_find_header(&q, "url");
+        evhttp_add_header(out, "Location", to ? to : "/");
+        reply_text(req, 302, "moved\n");
+        evhttp_clear_headers(&q);
+    } else if (number_after(uri, "/close/", &n)) {
+        struct evbuffer *b = evbuffer_new();
+        snprintf(text, sizeof text, "%ld", 2 * n);
+        evhttp_add_header(out, "Content-Length", text);
+        evhttp_add_header(out, "Connection", "close");
+        evhttp_send_reply_start(req, 200, "OK");
+        fill(b, n);
+        evhttp_send_reply_chunk(req, b);
+        inflight--;
+        evhttp_send_reply_end(req); /* closes after n of 2n bytes */
+        evbuffer_free(b);
+    } else if (!strcmp(uri, "/headers")) {
+        struct evbuffer *b = evbuffer_new();
+        struct evkeyval *h;
+        TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next)
+        evbuffer_add_printf(b, "%s: %s\n", h->key, h->value);
+        reply(req, 200, b);
+        evbuffer_free(b);
+    } else if (!strcmp(uri, "/stats")) {
+        struct evbuffer *b = evbuffer_new();
+        /* this request is not counted as in flight */
+        evbuffer_add_printf(b, "inflight %ld max %ld total %ld\n", inflight - 1,
+                            max_inflight, total - 1);
+        reply(req, 200, b);
+        evbuffer_free(b);
+        total--;
+    } else if (!strcmp(uri, "/reset")) {
+        max_inflight = inflight;
+        total = 0;
+        reply_text(req, 200, "reset\n");
+    } else {
+        reply_text(req, 404, "not found\n");
+    }
+}
+
+static void on_stdin(evutil_socket_t fd, short ev, void *arg)
+{
+    char buf[256];
+    (void)ev;
+    (void)arg;
+    if (read(fd, buf, sizeof buf) <= 0)
+        event_base_loopbreak(base);
+}
+
+static void on_lifetime(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd;
+    (void)ev;
+    (void)arg;
+    fprintf(stderr, "testserver: lifetime over, exiting\n");
+    event_base_loopbreak(base);
+}
+
+int main(int argc, char **argv)
+{
+    struct timeval life = {600, 0};
+    struct evhttp_bound_socket *bound;
+    struct evhttp *http;
+    struct event *in, *timer;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--lifetime") && i + 1 < argc)
+            life.tv_sec = atol(argv[++i]);
+        else {
+            fprintf(stderr, "usage: testserver [--lifetime SECONDS]\n");
+            return 2;
+        }
+    }
+    base = event_base_new();
+    http = evhttp_new(base);
+    evhttp_set_gencb(http, handle, NULL);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+                                         EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
+    bound = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+    if (!bound) {
+        perror("testserver: bind 127.0.0.1");
+        return 1;
+    }
+    {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss,
+                    &len);
+        printf("%d\n", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        fflush(stdout);
+    }
+    in = event_new(base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, NULL);
+    event_add(in, NULL);
+    timer = evtimer_new(base, on_lifetime, NULL);
+    evtimer_add(timer, &life);
+    event_base_dispatch(base);
+    event_free(in);
+    event_free(timer);
+    evhttp_free(http);
+    event_base_free(base);
+    return 0;
+}
