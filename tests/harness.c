@@ -1,0 +1,197 @@
+/* Test helpers: start/stop the test server, run commands, read /stats. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+void ts_start(test_server *s)
+{
+    int in[2], out[2];
+    char buf[32] = {0};
+    ck_assert_int_eq(pipe(in), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    s->pid = fork();
+    ck_assert_int_ge(s->pid, 0);
+    if (s->pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[1]);
+        close(out[0]);
+        const char *prog = env_or("TESTSERVER", "tests/server/testserver");
+        execl(prog, prog, "--lifetime", "900", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    s->stdin_fd = in[1];
+    ssize_t n = 0, r;
+    while (n < (ssize_t)sizeof buf - 1 && !strchr(buf, '\n') &&
+           (r = read(out[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0)
+        n += r;
+    close(out[0]);
+    s->port = atoi(buf);
+    ck_assert_msg(s->port > 0, "test server did not start");
+    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+}
+
+void ts_stop(test_server *s)
+{
+    if (s->pid <= 0)
+        return;
+    close(s->stdin_fd);
+    waitpid(s->pid, NULL, 0);
+    s->pid = 0;
+}
+
+const char *ts_url(const test_server *s, const char *fmt, ...)
+{
+    static char bufs[64][256];
+    static int next;
+    char *b = bufs[next++ % 64];
+    int n = snprintf(b, 256, "%s", s->base);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b + n, 256 - (size_t)n, fmt, ap);
+    va_end(ap);
+    return b;
+}
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+    char **buf = arg;
+    size_t old = *buf ? strlen(*buf) : 0;
+    *buf = realloc(*buf, old + size * n + 1);
+    memcpy(*buf + old, p, size * n);
+    (*buf)[old + size * n] = '\0';
+    return size * n;
+}
+
+/* A plain blocking libcurl GET: the counters are read outside libfetch. */
+static char *http_get(const test_server *s, const char *path)
+{
+    char *body = NULL;
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, ts_url(s, "%s", path));
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+    ck_assert_int_eq(curl_easy_perform(e), CURLE_OK);
+    curl_easy_cleanup(e);
+    ck_assert_ptr_nonnull(body);
+    return body;
+}
+
+void ts_stats(const test_server *s, long *inflight, long *max, long *total)
+{
+    char *body = http_get(s, "/stats");
+    ck_assert_int_eq(sscanf(body, "inflight %ld max %ld total %ld", inflight,
+                            max, total),
+                     3);
+    free(body);
+}
+
+void ts_reset(const test_server *s)
+{
+    free(http_get(s, "/reset"));
+}
+
+static void read_all(int fd, char **buf, size_t *len)
+{
+    size_t cap = 4096;
+    *buf = malloc(cap);
+    *len = 0;
+    for (;;) {
+        if (*len + 1 >= cap)
+            *buf = realloc(*buf, cap *= 2);
+        ssize_t n = read(fd, *buf + *len, cap - *len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        *len += (size_t)n;
+    }
+    (*buf)[*len] = '\0';
+}
+
+void run_cmd(run_result *r, const char *stdin_data, const char *const argv[])
+{
+    int in[2], out[2], err[2];
+    const char *vg = getenv("FETCH_VALGRIND");
+    memset(r, 0, sizeof *r);
+    ck_assert_int_eq(pipe(in), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(pipe(err), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        const char *full[128];
+        int n = 0;
+        char *copy = vg && *vg ? strdup(vg) : NULL;
+        for (char *tok = copy ? strtok(copy, " ") : NULL; tok;
+             tok = strtok(NULL, " "))
+            full[n++] = tok;
+        for (int i = 0; argv[i] && n < 127; i++)
+            full[n++] = argv[i];
+        full[n] = NULL;
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        dup2(err[1], STDERR_FILENO);
+        close(in[1]);
+        close(out[0]);
+        close(err[0]);
+        execvp(full[0], (char *const *)full);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    /* small inputs only: fits the pipe buffer, so no deadlock */
+    if (stdin_data)
+        ck_assert(write(in[1], stdin_data, strlen(stdin_data)) ==
+                  (ssize_t)strlen(stdin_data));
+    close(in[1]);
+    /* stderr is small; read stdout fully first, then stderr */
+    read_all(out[0], &r->out, &r->out_len);
+    read_all(err[0], &r->err, &r->err_len);
+    close(out[0]);
+    close(err[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+char *expected_bytes(size_t n)
+{
+    char *b = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (char)('a' + i % 26);
+    b[n] = '\0';
+    return b;
+}
+
+size_t count_str(const char *h, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = h; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}

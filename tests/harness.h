@@ -1,0 +1,42 @@
+/* Test helpers: the loopback test server and running commands. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* One tests/server/testserver process on an ephemeral 127.0.0.1 port. */
+typedef struct test_server {
+    pid_t pid;
+    int stdin_fd; /* closing it makes the server exit */
+    int port;
+    char base[64]; /* "http://127.0.0.1:PORT" */
+} test_server;
+
+void ts_start(test_server *s);
+void ts_stop(test_server *s);
+/* base + path into a static rotating buffer (valid for 64 calls). */
+const char *ts_url(const test_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The server's counters: requests being answered now, most at once, total. */
+void ts_stats(const test_server *s, long *inflight, long *max, long *total);
+void ts_reset(const test_server *s);
+
+/* A command's outcome. */
+typedef struct run_result {
+    int status; /* exit status, or 128 + signal */
+    char *out, *err;
+    size_t out_len, err_len;
+} run_result;
+
+/* Run argv (argv[0] = program path) with stdin_data on stdin (NULL: empty),
+   under $FETCH_VALGRIND when set. */
+void run_cmd(run_result *r, const char *stdin_data, const char *const argv[]);
+void run_free(run_result *r);
+
+/* Expected body of /bytes/N. */
+char *expected_bytes(size_t n);
+/* Count occurrences of needle in haystack. */
+size_t count_str(const char *haystack, const char *needle);
+
+#endif
