@@ -48,24 +48,23 @@ typedef struct fetch_task fetch_task;
  */
 typedef enum fetch_error {
     FETCH_OK = 0,
-    FETCH_E_TIMEOUT = -1,    /**< per-request timeout, deadline or wait_for */
-    FETCH_E_CANCELLED = -2,  /**< fetch_task_cancel() or client teardown */
-    FETCH_E_URL = -3,        /**< malformed URL */
-    FETCH_E_PROTOCOL = -4,   /**< scheme other than http/https (also redirects) */
-    FETCH_E_RESOLVE = -5,    /**< host name could not be resolved */
-    FETCH_E_CONNECT = -6,    /**< connection refused or unreachable */
-    FETCH_E_TLS = -7,        /**< TLS handshake or certificate failure */
-    FETCH_E_HTTP = -8,       /**< HTTP status >= 400 with fail_on_http_error */
+    FETCH_E_TIMEOUT = -1,   /**< per-request timeout, deadline or wait_for */
+    FETCH_E_CANCELLED = -2, /**< fetch_task_cancel() or client teardown */
+    FETCH_E_URL = -3,       /**< malformed URL */
+    FETCH_E_PROTOCOL = -4, /**< scheme other than http/https (also redirects) */
+    FETCH_E_RESOLVE = -5,  /**< host name could not be resolved */
+    FETCH_E_CONNECT = -6,  /**< connection refused or unreachable */
+    FETCH_E_TLS = -7,      /**< TLS handshake or certificate failure */
+    FETCH_E_HTTP = -8,     /**< HTTP status >= 400 with fail_on_http_error */
     FETCH_E_TOO_MANY_REDIRECTS = -9, /**< more than max_redirects */
     FETCH_E_TRANSFER = -10,  /**< connection broken, bad response, short body */
     FETCH_E_TOO_LARGE = -11, /**< body larger than allowed */
     FETCH_E_OTHER = -12,     /**< any other libcurl failure; see curl_code */
 
-    FETCH_E_INVAL = -20,     /**< invalid argument */
-    FETCH_E_NOMEM = -21,     /**< out of memory */
-    FETCH_E_PENDING = -22,   /**< the task has not finished yet */
-    FETCH_E_BUSY = -23,      /**< blocking call made from inside the loop */
-    FETCH_E_LOOP = -24       /**< the event loop failed or ran dry */
+    FETCH_E_INVAL = -20,   /**< invalid argument */
+    FETCH_E_NOMEM = -21,   /**< out of memory */
+    FETCH_E_BUSY = -22,    /**< blocking call made from inside the loop */
+    FETCH_E_LOOP = -23     /**< the event loop failed or ran dry */
 } fetch_error;
 
 /**
@@ -153,11 +152,11 @@ struct event_base *fetch_client_get_base(const fetch_client *client);
 
 /** Counters for a client, e.g. to check nothing is left pending. */
 typedef struct fetch_stats {
-    size_t tasks;     /**< tasks alive (submitted and not yet freed) */
-    size_t queued;    /**< waiting for a concurrency slot */
-    size_t running;   /**< transfers in flight (easy handles in the multi) */
-    size_t sockets;   /**< sockets libcurl asked us to watch */
-    size_t finished;  /**< tasks finished since the client was created */
+    size_t tasks;    /**< tasks alive (submitted and not yet freed) */
+    size_t queued;   /**< waiting for a concurrency slot */
+    size_t running;  /**< transfers in flight (easy handles in the multi) */
+    size_t sockets;  /**< sockets libcurl asked us to watch */
+    size_t finished; /**< tasks finished since the client was created */
 } fetch_stats;
 
 /** Fill *stats for client. */
@@ -223,24 +222,24 @@ const char *fetch_task_url(const fetch_task *task);
  * fetch_task_free(); every pointer in it too.
  */
 typedef struct fetch_response {
-    int error;            /**< FETCH_OK or a FETCH_E_* result code */
-    const char *message;  /**< NULL when ok; else "URL: what went wrong" */
-    int curl_code;        /**< underlying CURLcode; 0 when libcurl did not
-                               report the failure (cancel, malformed URL,
-                               a wait_for or gather timeout) */
-    long status;          /**< HTTP status of the last response, 0 if none */
-    const char *body;     /**< body bytes, NUL-terminated (may hold NULs);
-                               never NULL ("" when empty) */
-    size_t body_len;      /**< body length in bytes, without the NUL */
-    const char *url;      /**< the URL as submitted */
+    int error;           /**< FETCH_OK or a FETCH_E_* result code */
+    const char *message; /**< NULL when ok; else "URL: what went wrong" */
+    int curl_code;       /**< underlying CURLcode; 0 when libcurl did not
+                              report the failure (cancel, malformed URL,
+                              a wait_for or gather timeout) */
+    long status;         /**< HTTP status of the last response, 0 if none */
+    const char *body;    /**< body bytes, NUL-terminated (may hold NULs);
+                              never NULL ("" when empty) */
+    size_t body_len;     /**< body length in bytes, without the NUL */
+    const char *url;     /**< the URL as submitted */
     const char *effective_url; /**< last URL after redirects, or NULL */
     const char *content_type;  /**< Content-Type header, or NULL */
-    long redirects;       /**< number of redirects followed */
-    double time_queued;   /**< submission -> start (left the queue) */
-    double time_connect;  /**< start -> TCP connected (0 if reused/none) */
-    double time_tls;      /**< start -> TLS handshake done (0 for http) */
-    double time_first_byte; /**< start -> first response byte */
-    double time_total;    /**< start -> finished (queue time not included) */
+    long redirects;            /**< number of redirects followed */
+    double time_queued;        /**< submission -> start (left the queue) */
+    double time_connect;       /**< start -> TCP connected (0 if reused/none) */
+    double time_tls;           /**< start -> TLS handshake done (0 for http) */
+    double time_first_byte;    /**< start -> first response byte */
+    double time_total; /**< start -> finished (queue time not included) */
 } fetch_response;
 
 /**

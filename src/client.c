@@ -34,7 +34,8 @@ static int copy_options(fetch_client *c, const fetch_options *o)
     c->opts.n_headers = 0;
     if (o->user_agent && !(c->user_agent = strdup(o->user_agent)))
         return FETCH_E_NOMEM;
-    if (o->accept_encoding && !(c->accept_encoding = strdup(o->accept_encoding)))
+    if (o->accept_encoding &&
+        !(c->accept_encoding = strdup(o->accept_encoding)))
         return FETCH_E_NOMEM;
     c->opts.user_agent = c->user_agent;
     c->opts.accept_encoding = c->accept_encoding;

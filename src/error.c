@@ -20,7 +20,6 @@ static const struct {
     {FETCH_E_OTHER, "request failed"},
     {FETCH_E_INVAL, "invalid argument"},
     {FETCH_E_NOMEM, "out of memory"},
-    {FETCH_E_PENDING, "task not finished"},
     {FETCH_E_BUSY, "blocking call from inside the event loop"},
     {FETCH_E_LOOP, "event loop failure"},
 };

@@ -81,9 +81,10 @@ struct fetch_client {
     struct fetch__task_list tasks;  /* every live task */
     struct fetch__task_list queue;  /* waiting for a slot, FIFO */
     struct fetch__task_list doomed; /* failed at submission */
-    TAILQ_HEAD(, fetch__host) ready_hosts; /* hosts with a blocked task and a
-                                              free per-host slot */
-    void *hosts;                           /* tsearch() tree of fetch__host */
+    TAILQ_HEAD(, fetch__host)
+    ready_hosts; /* hosts with a blocked task and a
+                    free per-host slot */
+    void *hosts; /* tsearch() tree of fetch__host */
     TAILQ_HEAD(, fetch__sock) socks;
 
     struct fetch__handle **pool; /* idle easy handles, reused */

@@ -91,10 +91,10 @@ static int check_url(fetch_task *t, CURLU *u, char *detail, size_t len)
 static int host_key(CURLU *u, char *buf, size_t len)
 {
     char *scheme = NULL, *host = NULL, *port = NULL;
-    int ok = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-             curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-             curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
-                 CURLUE_OK;
+    int ok =
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
     if (ok)
         ok = snprintf(buf, len, "%s://%s:%s", scheme, host, port) < (int)len;
     curl_free(scheme);
@@ -173,7 +173,7 @@ void fetch__task_start(fetch_task *t, struct fetch__handle *h)
     /* counts from curl_multi_add_handle, i.e. from leaving the queue */
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(c->opts.timeout));
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-        t->h = NULL; /* never added: nothing to remove */
+        t->h = NULL;                /* never added: nothing to remove */
         c->pool[c->pool_len++] = h; /* the slot it came from is free */
         fetch__task_finish(t, FETCH_E_OTHER, CURLE_FAILED_INIT,
                            "could not add the transfer to libcurl");

@@ -25,7 +25,8 @@ static void on_fired(evutil_socket_t fd, short ev, void *arg)
 
 static void arm(struct event *timer, fetch_client *c, int *fired, double s)
 {
-    struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+    struct timeval tv = {(time_t)s,
+                         (suseconds_t)((s - (double)(time_t)s) * 1e6)};
     evtimer_assign(timer, c->base, on_fired, fired);
     evtimer_add(timer, &tv);
 }

@@ -1,3 +1,368 @@
 /* fetchall, run as a command against the loopback test server. */
+#define _GNU_SOURCE
 #include <check.h>
-int main(void) { return 0; }
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static test_server srv;
+static const char *fetchall;
+
+static void setup(void)
+{
+    fetchall = getenv("FETCHALL");
+    if (!fetchall)
+        fetchall = "src/fetchall/fetchall";
+    ts_start(&srv);
+}
+
+static void teardown(void)
+{
+    ts_stop(&srv);
+}
+
+#define RUN(r, input, ...)                                                     \
+    do {                                                                       \
+        const char *argv_[] = {fetchall, __VA_ARGS__, NULL};                   \
+        run_cmd(r, input, argv_);                                              \
+    } while (0)
+
+START_TEST(bodies_in_request_order)
+{
+    run_result r;
+    /* the first answers last */
+    RUN(&r, NULL, ts_url(&srv, "/delay/300"), ts_url(&srv, "/bytes/5"),
+        ts_url(&srv, "/delay/100"), ts_url(&srv, "/bytes/3"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "delay 300\nabcdedelay 100\nabc");
+    ck_assert_str_eq(r.err, "");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(failures_are_per_request)
+{
+    run_result r;
+    RUN(&r, NULL, ts_url(&srv, "/bytes/2"), "http://exa mple/",
+        "http://127.0.0.1:1/", "file:///etc/passwd", ts_url(&srv, "/close/50"),
+        ts_url(&srv, "/bytes/4"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "ababcd"); /* the good ones, untouched */
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "fetchall: [2] http://exa mple/: malformed URL"));
+    ck_assert_ptr_nonnull(strstr(r.err, "fetchall: [3] http://127.0.0.1:1/: "));
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "fetchall: [4] file:///etc/passwd: unsupported scheme"));
+    ck_assert_ptr_nonnull(strstr(r.err, "fetchall: [5] "));
+    ck_assert_uint_eq(count_str(r.err, "\n"), 4);
+    run_free(&r);
+
+    RUN(&r, NULL, "-q", "http://127.0.0.1:1/"); /* quiet: status only */
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.err, "");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(input_file_and_stdin)
+{
+    char path[] = "/tmp/fetchall-input-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "# a comment\n\n  %s  \r\n%s\n", ts_url(&srv, "/bytes/2"),
+            ts_url(&srv, "/bytes/3"));
+    fclose(f);
+    run_result r;
+    /* arguments come first, then the file */
+    RUN(&r, NULL, "-i", path, ts_url(&srv, "/bytes/1"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "aababc");
+    run_free(&r);
+    unlink(path);
+
+    char in[256];
+    snprintf(in, sizeof in, "%s\n#skip\n%s\n", ts_url(&srv, "/bytes/4"),
+             ts_url(&srv, "/bytes/1"));
+    RUN(&r, in, "--input", "-");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "abcda");
+    run_free(&r);
+
+    const char *argv[] = {fetchall, NULL}; /* a pipe on stdin, no -i */
+    run_cmd(&r, in, argv);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "abcda");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(jsonl_output)
+{
+    run_result r;
+    RUN(&r, NULL, "--jsonl", ts_url(&srv, "/redirect/2"),
+        ts_url(&srv, "/binary/300"), "http://127.0.0.1:1/",
+        ts_url(&srv, "/status/404"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_str(r.out, "\n"), 4);
+    char *line = r.out;
+    for (int i = 1; i <= 4; i++) {
+        char *nl = strchr(line, '\n');
+        json_error_t je;
+        json_t *o = json_loadb(line, (size_t)(nl - line), 0, &je);
+        ck_assert_msg(o != NULL, "line %d: %s", i, je.text);
+        ck_assert_int_eq(json_integer_value(json_object_get(o, "index")), i);
+        ck_assert(json_is_string(json_object_get(o, "url")));
+        ck_assert(json_is_real(json_object_get(o, "time_total")));
+        ck_assert(json_is_real(json_object_get(o, "time_queued")));
+        ck_assert(json_is_real(json_object_get(o, "time_connect")));
+        ck_assert(json_is_real(json_object_get(o, "time_first_byte")));
+        ck_assert(json_object_get(o, "content_type") != NULL);
+        if (i == 1) {
+            ck_assert(json_is_true(json_object_get(o, "ok")));
+            ck_assert(json_is_null(json_object_get(o, "error")));
+            ck_assert_int_eq(json_integer_value(json_object_get(o, "status")),
+                             200);
+            ck_assert_str_eq(json_string_value(json_object_get(o, "body")),
+                             "redirected\n");
+            ck_assert_str_eq(
+                json_string_value(json_object_get(o, "effective_url")),
+                ts_url(&srv, "/redirect/0"));
+            ck_assert_int_eq(json_integer_value(json_object_get(o, "bytes")),
+                             11);
+        } else if (i == 2) { /* not UTF-8: base64 */
+            ck_assert_ptr_null(json_object_get(o, "body"));
+            const char *b64 =
+                json_string_value(json_object_get(o, "body_base64"));
+            ck_assert_ptr_nonnull(b64);
+            ck_assert_uint_eq(strlen(b64), 400);
+            ck_assert(strncmp(b64, "AAECAwQF", 8) == 0); /* bytes 0,1,2,3,4,5 */
+        } else if (i == 3) {
+            ck_assert(json_is_false(json_object_get(o, "ok")));
+            ck_assert(json_is_string(json_object_get(o, "error")));
+            ck_assert_ptr_null(json_object_get(o, "body"));
+        } else { /* a 404 is a result unless --fail */
+            ck_assert(json_is_true(json_object_get(o, "ok")));
+            ck_assert_int_eq(json_integer_value(json_object_get(o, "status")),
+                             404);
+        }
+        json_decref(o);
+        line = nl + 1;
+    }
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(output_dir_files_complete)
+{
+    char dir[] = "/tmp/fetchall-out-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    run_result r;
+    RUN(&r, NULL, "-o", dir, ts_url(&srv, "/bytes/70000"),
+        ts_url(&srv, "/close/5000"), ts_url(&srv, "/delay/10"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+
+    char path[512], *want = expected_bytes(70000);
+    snprintf(path, sizeof path, "%s/1", dir);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *got = calloc(1, 80000);
+    ck_assert_uint_eq(fread(got, 1, 80000, f), 70000);
+    ck_assert(memcmp(got, want, 70000) == 0);
+    fclose(f);
+    free(got);
+    free(want);
+    snprintf(path, sizeof path, "%s/3", dir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    /* the broken transfer left nothing, and no .part anywhere */
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        ck_assert_ptr_null(strstr(e->d_name, ".part"));
+        ck_assert_str_ne(e->d_name, "2");
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+        files++;
+    }
+    closedir(d);
+    ck_assert_int_eq(files, 2);
+
+    /* with --jsonl: a file field instead of the body */
+    RUN(&r, NULL, "-o", dir, "--jsonl", ts_url(&srv, "/bytes/5"));
+    ck_assert_int_eq(r.status, 0);
+    snprintf(path, sizeof path, "\"file\":\"%s/1\"", dir);
+    ck_assert_ptr_nonnull(strstr(r.out, path));
+    ck_assert_ptr_null(strstr(r.out, "\"body\""));
+    run_free(&r);
+    snprintf(path, sizeof path, "%s/1", dir);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(fail_option)
+{
+    run_result r;
+    RUN(&r, NULL, ts_url(&srv, "/status/404"), ts_url(&srv, "/bytes/1"));
+    ck_assert_int_eq(r.status, 0); /* as curl: a 404 body is still a body */
+    ck_assert_str_eq(r.out, "status 404\na");
+    run_free(&r);
+    RUN(&r, NULL, "--fail", ts_url(&srv, "/status/404"),
+        ts_url(&srv, "/bytes/1"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "a");
+    ck_assert_ptr_nonnull(strstr(r.err, "[1] "));
+    ck_assert_ptr_nonnull(strstr(r.err, "HTTP status 404"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(timeout_and_deadline)
+{
+    run_result r;
+    RUN(&r, NULL, "-t", "0.3", ts_url(&srv, "/delay/5000"),
+        ts_url(&srv, "/bytes/2"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "ab");
+    ck_assert_ptr_nonnull(strstr(r.err, "[1] "));
+    ck_assert_ptr_nonnull(strstr(r.err, "timed out"));
+    run_free(&r);
+
+    /* the deadline ends what is running and what is still queued */
+    RUN(&r, NULL, "-j", "2", "-T", "0.5", ts_url(&srv, "/bytes/2"),
+        ts_url(&srv, "/delay/5000"), ts_url(&srv, "/delay/5000?b"),
+        ts_url(&srv, "/delay/5000?c"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "ab");
+    ck_assert_uint_eq(count_str(r.err, "deadline of 0.5 s reached"), 3);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(headers_user_agent_redirects)
+{
+    run_result r;
+    RUN(&r, NULL, ts_url(&srv, "/headers"));
+    ck_assert_ptr_nonnull(strstr(r.out, "User-Agent: libfetch/"));
+    run_free(&r);
+    RUN(&r, NULL, "-A", "probe/1", "-H", "X-One: 1", "--header", "X-Two: 2",
+        ts_url(&srv, "/headers"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "User-Agent: probe/1\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "X-One: 1\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "X-Two: 2\n"));
+    run_free(&r);
+    RUN(&r, NULL, "--max-redirs", "1", ts_url(&srv, "/redirect/2"),
+        ts_url(&srv, "/redirect/1"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "redirected\n");
+    ck_assert_ptr_nonnull(strstr(r.err, "[1] "));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(concurrency_and_per_host_options)
+{
+    enum { N = 300 };
+    char *in = malloc(N * 64);
+    in[0] = '\0';
+    for (int i = 0; i < N; i++)
+        strcat(in, ts_url(&srv, "/delay/10?i=%d\n", i));
+    run_result r;
+    RUN(&r, in, "-j", "7", "-i", "-");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(count_str(r.out, "delay 10\n"), N);
+    long inflight, max, total;
+    ts_stats(&srv, &inflight, &max, &total);
+    ck_assert_int_eq(total, N);
+    ck_assert_int_le(max, 7);
+    ck_assert_int_ge(max, 4);
+    run_free(&r);
+    ts_reset(&srv);
+    RUN(&r, in, "--per-host", "3", "-i", "-");
+    ck_assert_int_eq(r.status, 0);
+    ts_stats(&srv, &inflight, &max, &total);
+    ck_assert_int_eq(max, 3);
+    run_free(&r);
+    free(in);
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2)
+{
+    const char *cases[][3] = {
+        {"--no-such-option", NULL, NULL},
+        {"-j", "abc", "http://127.0.0.1:1/"},
+        {"-j", "0", "http://127.0.0.1:1/"},
+        {"-t", "-1", "http://127.0.0.1:1/"},
+        {"--per-host", "x", "http://127.0.0.1:1/"},
+        {"-H", "no-colon", "http://127.0.0.1:1/"},
+    };
+    run_result r;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[] = {fetchall, cases[i][0], cases[i][1], cases[i][2],
+                              NULL};
+        run_cmd(&r, NULL, argv);
+        ck_assert_msg(r.status == 2, "case %zu: exit %d", i, r.status);
+        ck_assert_ptr_nonnull(strstr(r.err, "--help"));
+        ck_assert_str_eq(r.out, "");
+        run_free(&r);
+    }
+    const char *none[] = {fetchall, NULL}; /* empty stdin: no URLs */
+    run_cmd(&r, "", none);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "no URLs"));
+    run_free(&r);
+    RUN(&r, NULL, "-i", "/nonexistent/urls.txt");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/urls.txt"));
+    run_free(&r);
+    RUN(&r, NULL, "--help");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "--concurrency"));
+    run_free(&r);
+    RUN(&r, NULL, "-V");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert(strncmp(r.out, "fetchall ", 9) == 0);
+    run_free(&r);
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+    Suite *s = suite_create("fetchall");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, bodies_in_request_order);
+    tcase_add_test(tc, failures_are_per_request);
+    tcase_add_test(tc, input_file_and_stdin);
+    tcase_add_test(tc, jsonl_output);
+    tcase_add_test(tc, output_dir_files_complete);
+    tcase_add_test(tc, fail_option);
+    tcase_add_test(tc, timeout_and_deadline);
+    tcase_add_test(tc, headers_user_agent_redirects);
+    tcase_add_test(tc, concurrency_and_per_host_options);
+    tcase_add_test(tc, usage_errors_exit_2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(cli_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

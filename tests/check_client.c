@@ -95,9 +95,10 @@ START_TEST(many_requests_respect_concurrency)
     fetch_client *c = client_with(LIMIT, 0, 0);
     fetch_task **t = calloc(N, sizeof *t);
     for (int i = 0; i < N; i++)
-        t[i] = i % 2 ? fetch_get(c, ts_url(&srv, "/delay/20?i=%d", i), NULL, NULL)
-                     : fetch_get(c, ts_url(&srv, "/bytes/%d", i % 700), NULL,
-                                 NULL);
+        t[i] =
+            i % 2
+                ? fetch_get(c, ts_url(&srv, "/delay/20?i=%d", i), NULL, NULL)
+                : fetch_get(c, ts_url(&srv, "/bytes/%d", i % 700), NULL, NULL);
     fetch_stats st;
     fetch_client_get_stats(c, &st);
     ck_assert_uint_eq(st.tasks, N);
@@ -214,7 +215,8 @@ START_TEST(gather_deadline_ends_the_rest)
         ck_assert_ptr_nonnull(strstr(r->message, "gather deadline"));
     }
     /* t[1] was running; t[3] never left the queue */
-    ck_assert_ptr_nonnull(strstr(fetch_task_response(t[1])->message, "running"));
+    ck_assert_ptr_nonnull(
+        strstr(fetch_task_response(t[1])->message, "running"));
     ck_assert_ptr_nonnull(strstr(fetch_task_response(t[3])->message, "queued"));
     assert_idle(c);
     free_all(t, 4);
@@ -229,10 +231,13 @@ START_TEST(bad_input_is_that_requests_error)
        sending a query anywhere */
     snprintf(unknown, sizeof unknown, "http://%070d.invalid/", 0);
     fetch_client *c = client_with(10, 0, 5);
-    const char *urls[] = {
-        "http://exa mple.com/", "http://127.0.0.1:1/", unknown,
-        "file:///etc/passwd",   "ftp://127.0.0.1/",    "",
-        NULL /* replaced by a good URL */};
+    const char *urls[] = {"http://exa mple.com/",
+                          "http://127.0.0.1:1/",
+                          unknown,
+                          "file:///etc/passwd",
+                          "ftp://127.0.0.1/",
+                          "",
+                          NULL /* replaced by a good URL */};
     const int want[] = {FETCH_E_URL,      FETCH_E_CONNECT,  FETCH_E_RESOLVE,
                         FETCH_E_PROTOCOL, FETCH_E_PROTOCOL, FETCH_E_URL,
                         FETCH_OK};
@@ -311,10 +316,10 @@ static void count_cancel(fetch_task *t, void *arg)
 START_TEST(cancel_queued_and_running)
 {
     fetch_client *c = client_with(1, 0, 0);
-    fetch_task *running = fetch_get(c, ts_url(&srv, "/delay/3000"), count_cancel,
-                                    NULL);
-    fetch_task *queued = fetch_get(c, ts_url(&srv, "/delay/3000?q"), count_cancel,
-                                   NULL);
+    fetch_task *running =
+        fetch_get(c, ts_url(&srv, "/delay/3000"), count_cancel, NULL);
+    fetch_task *queued =
+        fetch_get(c, ts_url(&srv, "/delay/3000?q"), count_cancel, NULL);
     fetch_task *after = fetch_get(c, ts_url(&srv, "/bytes/5"), NULL, NULL);
     cancelled_calls = 0;
     /* let the first one start */
@@ -412,7 +417,8 @@ START_TEST(user_agent_and_headers_sent)
     fetch_client *c = fetch_client_new(&o, NULL, NULL);
     fetch_task *t = get_one(c, ts_url(&srv, "/headers"));
     const char *body = fetch_task_response(t)->body;
-    ck_assert_ptr_nonnull(strstr(body, "User-Agent: libfetch/" LIBFETCH_VERSION_STRING));
+    ck_assert_ptr_nonnull(
+        strstr(body, "User-Agent: libfetch/" LIBFETCH_VERSION_STRING));
     ck_assert_ptr_nonnull(strstr(body, "X-Test: one"));
     ck_assert_ptr_nonnull(strstr(body, "Accept: text/plain"));
     ck_assert_ptr_nonnull(strstr(body, "Accept-Encoding: ")); /* all codings */
@@ -481,9 +487,10 @@ START_TEST(embedded_on_callers_base)
     ck_assert_uint_eq(st.tasks, 0);
     fetch_client_free(c);
     /* the client took every event of its own off the caller's base */
-    ck_assert_int_eq(event_base_get_num_events(
-                         e.base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE),
-                     0);
+    ck_assert_int_eq(
+        event_base_get_num_events(e.base, EVENT_BASE_COUNT_ADDED |
+                                              EVENT_BASE_COUNT_ACTIVE),
+        0);
     event_base_free(e.base);
 }
 END_TEST

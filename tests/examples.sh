@@ -1,2 +1,36 @@
 #!/bin/sh
-exit 0
+# Run every example against the test server and check what it prints.
+set -u
+. "${top_srcdir:-.}/tests/server.sh"
+server_start "${TESTSERVER:-tests/server/testserver}"
+ex=${EXAMPLES_DIR:-examples}
+fail=0
+
+check() { # name expected-output actual-output
+  if [ "$2" = "$3" ]; then
+    echo "ok: $1"
+  else
+    echo "FAIL: $1"; echo "--- expected"; echo "$2"; echo "--- got"; echo "$3"
+    fail=1
+  fi
+}
+
+out=$(${FETCH_VALGRIND:-} "$ex/basic" "$BASE/bytes/100")
+check basic "status 200, 100 bytes" "$out"
+
+# request order, whatever order they finish in
+out=$(${FETCH_VALGRIND:-} "$ex/gather" "$BASE")
+check gather "1: delay 300
+2: delay 100
+3: delay 200" "$(echo "$out" | head -n 3)"
+echo "$out" | tail -n 1
+
+# completion order, and the program's own timer kept ticking meanwhile
+out=$(${FETCH_VALGRIND:-} "$ex/embed" "$BASE")
+check embed "done: delay 100
+done: delay 200
+done: delay 300
+ticks while fetching: yes" "$out"
+
+server_stop
+exit $fail

@@ -97,9 +97,9 @@ static char *http_get(const test_server *s, const char *path)
 void ts_stats(const test_server *s, long *inflight, long *max, long *total)
 {
     char *body = http_get(s, "/stats");
-    ck_assert_int_eq(sscanf(body, "inflight %ld max %ld total %ld", inflight,
-                            max, total),
-                     3);
+    ck_assert_int_eq(
+        sscanf(body, "inflight %ld max %ld total %ld", inflight, max, total),
+        3);
     free(body);
 }
 

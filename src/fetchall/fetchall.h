@@ -23,10 +23,10 @@ void input_close(input *in);
 
 /* output.c: what fetchall writes for each finished request. */
 typedef struct output {
-    int jsonl;          /* --jsonl */
-    const char *dir;    /* -o DIR, or NULL for stdout */
-    int quiet;          /* -q */
-    double deadline;    /* -T, to name it in messages */
+    int jsonl;       /* --jsonl */
+    const char *dir; /* -o DIR, or NULL for stdout */
+    int quiet;       /* -q */
+    double deadline; /* -T, to name it in messages */
 } output;
 
 /* Save a finished body as DIR/N (via DIR/N.part). 0 or -1 with a message. */

@@ -19,9 +19,11 @@ static const char usage_text[] =
     "Fetch many HTTP(S) URLs concurrently; write the bodies to stdout in\n"
     "request order.\n"
     "\n"
-    "  -i, --input FILE          read URLs from FILE, one a line ('-' = stdin)\n"
+    "  -i, --input FILE          read URLs from FILE, one a line ('-' = "
+    "stdin)\n"
     "  -j, --concurrency N       requests in flight at once (default 100)\n"
-    "      --per-host N          requests in flight per host (default no limit)\n"
+    "      --per-host N          requests in flight per host (default no "
+    "limit)\n"
     "  -t, --timeout SECONDS     per-request timeout, counted from its start\n"
     "                            (default 30; 0 = none)\n"
     "      --connect-timeout SECONDS  (default 10)\n"
@@ -38,8 +40,13 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 all succeeded, 1 some request failed, 2 usage error.\n";
 
-enum { OPT_PER_HOST = 256, OPT_CONNECT_TIMEOUT, OPT_MAX_REDIRS, OPT_JSONL,
-       OPT_FAIL };
+enum {
+    OPT_PER_HOST = 256,
+    OPT_CONNECT_TIMEOUT,
+    OPT_MAX_REDIRS,
+    OPT_JSONL,
+    OPT_FAIL
+};
 
 static const struct option long_options[] = {
     {"input", required_argument, NULL, 'i'},
@@ -110,8 +117,8 @@ static void on_done(fetch_task *task, void *arg)
 {
     slot *s = arg;
     const fetch_response *r = fetch_task_response(task);
-    s->save_failed = r->error == FETCH_OK &&
-                     output_save(s->out, s->index, r) != 0;
+    s->save_failed =
+        r->error == FETCH_OK && output_save(s->out, s->index, r) != 0;
 }
 
 /* stdout went away (e.g. `| head`): end the way a pipeline expects. */
@@ -165,7 +172,8 @@ int main(int argc, char **argv)
             if (!strchr(optarg, ':'))
                 return usage_error("invalid header '%s' (want 'Name: value')",
                                    optarg, NULL);
-            headers = realloc(headers, (size_t)(n_headers + 1) * sizeof *headers);
+            headers =
+                realloc(headers, (size_t)(n_headers + 1) * sizeof *headers);
             if (!headers)
                 return 1;
             headers[n_headers++] = optarg;
@@ -200,8 +208,7 @@ int main(int argc, char **argv)
             const struct option *lo = long_options;
             while (lo->name && lo->val != c)
                 lo++;
-            return usage_error("invalid value '%s' for --%s", optarg,
-                               lo->name);
+            return usage_error("invalid value '%s' for --%s", optarg, lo->name);
         }
     }
     fo.headers = headers;
@@ -211,7 +218,7 @@ int main(int argc, char **argv)
     /* no URL arguments and no -i: read a pipe on stdin, as filters do */
     if (optind == argc && !input_path) {
         if (isatty(STDIN_FILENO))
-            return usage_error("no URLs given%s%s", "", "");
+            return usage_error("no URLs given", NULL, NULL);
         input_path = "-";
     }
     if (out.dir && mkdir(out.dir, 0777) != 0 && errno != EEXIST) {
@@ -268,8 +275,8 @@ int main(int argc, char **argv)
             return 1;
         }
         const fetch_response *r = fetch_task_response(s->task);
-        int deadline_hit = deadline > 0 && r->error == FETCH_E_TIMEOUT &&
-                           r->curl_code == 0;
+        int deadline_hit =
+            deadline > 0 && r->error == FETCH_E_TIMEOUT && r->curl_code == 0;
         failed |= r->error != FETCH_OK || s->save_failed;
         if (output_write(&out, s->index, r, deadline_hit) != 0)
             stdout_failed();
@@ -284,5 +291,7 @@ int main(int argc, char **argv)
     input_close(&in);
     free(ring);
     free(headers);
+    if (submitted == 0)
+        return usage_error("no URLs given", NULL, NULL);
     return failed ? 1 : 0;
 }

@@ -59,16 +59,16 @@ static int write_json(const output *o, size_t index, const fetch_response *r,
 
     json_object_set_new(obj, "index", json_integer((json_int_t)index));
     json_object_set_new(obj, "url", json_string(r->url));
-    json_object_set_new(obj, "effective_url", r->effective_url
-                                                  ? json_string(r->effective_url)
-                                                  : json_null());
+    json_object_set_new(obj, "effective_url",
+                        r->effective_url ? json_string(r->effective_url)
+                                         : json_null());
     json_object_set_new(obj, "status", json_integer(r->status));
     json_object_set_new(obj, "ok", json_boolean(ok));
     json_object_set_new(obj, "error", error ? json_string(error) : json_null());
     json_object_set_new(obj, "bytes", json_integer((json_int_t)r->body_len));
-    json_object_set_new(obj, "content_type", r->content_type
-                                                 ? json_string(r->content_type)
-                                                 : json_null());
+    json_object_set_new(obj, "content_type",
+                        r->content_type ? json_string(r->content_type)
+                                        : json_null());
     json_object_set_new(obj, "time_queued", json_real(r->time_queued));
     json_object_set_new(obj, "time_connect", json_real(r->time_connect));
     json_object_set_new(obj, "time_first_byte", json_real(r->time_first_byte));
@@ -79,8 +79,8 @@ static int write_json(const output *o, size_t index, const fetch_response *r,
     } else if (ok) {
         body_json(obj, r);
     }
-    int rc = json_dumpf(obj, stdout, JSON_COMPACT | JSON_ENSURE_ASCII |
-                                        JSON_REAL_PRECISION(6));
+    int rc = json_dumpf(
+        obj, stdout, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
     json_decref(obj);
     return rc == 0 && putchar('\n') != EOF ? 0 : -1;
 }

@@ -6,6 +6,7 @@
  *
  * Endpoints (any query string is ignored unless named):
  *   /bytes/N         200, N bytes: byte i is 'a' + i % 26
+ *   /binary/N        200, N bytes: byte i is i % 256 (not UTF-8)
  *   /delay/MS        200 after MS milliseconds, body "delay MS\n"
  *   /status/CODE     that status, body "status CODE\n"
  *   /redirect/N      302 to /redirect/N-1; /redirect/0 is 200 "redirected\n"
@@ -112,6 +113,14 @@ static void handle(struct evhttp_request *req, void *arg)
         struct evbuffer *b = evbuffer_new();
         fill(b, n);
         evhttp_add_header(out, "Content-Type", "application/octet-stream");
+        reply(req, 200, b);
+        evbuffer_free(b);
+    } else if (number_after(uri, "/binary/", &n)) {
+        struct evbuffer *b = evbuffer_new();
+        for (long i = 0; i < n; i++) {
+            unsigned char byte = (unsigned char)(i % 256);
+            evbuffer_add(b, &byte, 1);
+        }
         reply(req, 200, b);
         evbuffer_free(b);
     } else if (number_after(uri, "/delay/", &n)) {
