@@ -61,10 +61,10 @@ typedef enum fetch_error {
     FETCH_E_TOO_LARGE = -11, /**< body larger than allowed */
     FETCH_E_OTHER = -12,     /**< any other libcurl failure; see curl_code */
 
-    FETCH_E_INVAL = -20,   /**< invalid argument */
-    FETCH_E_NOMEM = -21,   /**< out of memory */
-    FETCH_E_BUSY = -22,    /**< blocking call made from inside the loop */
-    FETCH_E_LOOP = -23     /**< the event loop failed or ran dry */
+    FETCH_E_INVAL = -20, /**< invalid argument */
+    FETCH_E_NOMEM = -21, /**< out of memory */
+    FETCH_E_BUSY = -22,  /**< blocking call made from inside the loop */
+    FETCH_E_LOOP = -23   /**< the event loop failed or ran dry */
 } fetch_error;
 
 /**

@@ -73,7 +73,17 @@ struct delayed {
     struct evhttp_request *req;
     struct event *ev;
     long ms;
+    TAILQ_ENTRY(delayed) link;
 };
+static TAILQ_HEAD(,
+                  delayed) delayed_list = TAILQ_HEAD_INITIALIZER(delayed_list);
+
+static void delayed_free(struct delayed *d)
+{
+    TAILQ_REMOVE(&delayed_list, d, link);
+    event_free(d->ev);
+    free(d);
+}
 
 static void on_delay(evutil_socket_t fd, short ev, void *arg)
 {
@@ -84,8 +94,7 @@ static void on_delay(evutil_socket_t fd, short ev, void *arg)
     char text[32];
     snprintf(text, sizeof text, "delay %ld\n", d->ms);
     reply_text(d->req, 200, text);
-    event_free(d->ev);
-    free(d);
+    delayed_free(d);
 }
 
 static int number_after(const char *path, const char *prefix, long *n)
@@ -129,6 +138,7 @@ static void handle(struct evhttp_request *req, void *arg)
         d->req = req;
         d->ms = n;
         d->ev = evtimer_new(base, on_delay, d);
+        TAILQ_INSERT_TAIL(&delayed_list, d, link);
         evtimer_add(d->ev, &tv);
     } else if (number_after(uri, "/status/", &n) && n >= 100 && n < 600) {
         snprintf(text, sizeof text, "status %ld\n", n);
@@ -241,6 +251,8 @@ int main(int argc, char **argv)
     timer = evtimer_new(base, on_lifetime, NULL);
     evtimer_add(timer, &life);
     event_base_dispatch(base);
+    while (!TAILQ_EMPTY(&delayed_list)) /* never answered: we are leaving */
+        delayed_free(TAILQ_FIRST(&delayed_list));
     event_free(in);
     event_free(timer);
     evhttp_free(http);
