@@ -199,7 +199,8 @@ fetch_task *fetch_get(fetch_client *client, const char *url, fetch_done_cb cb,
 /**
  * Free a task and its response. An unfinished task is cancelled first (its
  * callback runs with FETCH_E_CANCELLED). May be called from the task's own
- * callback. NULL is a no-op.
+ * callback; must not be called on a task that a running fetch_wait_for()
+ * or fetch_gather() is waiting for. NULL is a no-op.
  */
 void fetch_task_free(fetch_task *task);
 
