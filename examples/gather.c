@@ -32,7 +32,8 @@ int main(int argc, char **argv)
         snprintf(url, sizeof url, "%s/delay/%d", argv[1], delays_ms[i]);
         tasks[i] = fetch_get(client, url, NULL, NULL); /* create_task */
     }
-    int failed = fetch_gather(client, tasks, 3, 0); /* no deadline */
+    int failed =
+        fetch_gather(client, tasks, 3, 0, FETCH_GATHER_ALL); /* no deadline */
     double took = now() - start;
     for (int i = 0; i < 3; i++) { /* request order, whatever finished first */
         const fetch_response *r = fetch_task_response(tasks[i]);

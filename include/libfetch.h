@@ -60,6 +60,7 @@ typedef enum fetch_error {
     FETCH_E_TRANSFER = -10,  /**< connection broken, bad response, short body */
     FETCH_E_TOO_LARGE = -11, /**< body larger than allowed */
     FETCH_E_OTHER = -12,     /**< any other libcurl failure; see curl_code */
+    FETCH_E_WRITE = -13,     /**< the body's file sink could not be written */
 
     FETCH_E_INVAL = -20, /**< invalid argument */
     FETCH_E_NOMEM = -21, /**< out of memory */
@@ -117,7 +118,56 @@ typedef struct fetch_options {
     /** Treat HTTP status >= 400 as failure FETCH_E_HTTP (aiohttp
      *  raise_for_status). The body is still kept. Default 0. */
     int fail_on_http_error;
+    /** Largest body accepted, in bytes; a larger one stops the transfer
+     *  with FETCH_E_TOO_LARGE. Default 0 = no limit. */
+    size_t max_body_size;
+
+    /** Keep cookies in memory, shared by every request of this client
+     *  (aiohttp's CookieJar). Default 1. Nothing is written to disk unless
+     *  cookie_jar is set. */
+    int cookies;
+    /** Write the cookies to this file (Netscape format) when the client is
+     *  freed. Default NULL = never. */
+    const char *cookie_jar;
+
+    /** TLS: a CA bundle file and/or directory to verify servers with instead
+     *  of the system's. Default NULL. */
+    const char *ca_file;
+    const char *ca_path;
+    /** TLS client certificate and key (PEM files). Default NULL. */
+    const char *client_cert;
+    const char *client_key;
+    /** Skip server certificate and host name verification. Default 0:
+     *  verification is on; set this only for testing. */
+    int insecure;
+    /** Proxy URL for every request, e.g. "http://127.0.0.1:3128". Default
+     *  NULL = libcurl's rule: the http_proxy, https_proxy, all_proxy and
+     *  no_proxy environment variables. */
+    const char *proxy;
+
+    /** Tracing hooks (aiohttp TraceConfig); see fetch_trace. Default
+     *  NULL. The struct is copied. */
+    const struct fetch_trace *trace;
 } fetch_options;
+
+/**
+ * Tracing hooks, each optional (NULL). They observe, they do not steer: a
+ * hook may read the task (fetch_task_url(), and fetch_task_response() in
+ * on_finished) but must not submit, cancel, free or wait. Times are seconds
+ * since the task was submitted.
+ */
+typedef struct fetch_trace {
+    /** the task was submitted and entered the queue */
+    void (*on_queued)(fetch_task *task, void *arg);
+    /** it left the queue and its transfer started (time = queue time) */
+    void (*on_started)(fetch_task *task, double time, void *arg);
+    /** the first byte of the response arrived */
+    void (*on_first_byte)(fetch_task *task, double time, void *arg);
+    /** it finished, whatever the result; runs just before the task's
+     *  completion callback */
+    void (*on_finished)(fetch_task *task, double time, void *arg);
+    void *arg;
+} fetch_trace;
 
 /** Fill opts with the defaults documented in fetch_options. */
 void fetch_options_init(fetch_options *opts);
@@ -176,6 +226,63 @@ void fetch_client_get_stats(const fetch_client *client, fetch_stats *stats);
 typedef void (*fetch_done_cb)(fetch_task *task, void *arg);
 
 /**
+ * Streaming body callback (aiohttp's iter_chunked): receives each chunk of
+ * the body as it arrives, instead of buffering it. data is valid only during
+ * the call. Return 0 to go on, anything else to stop the transfer: the task
+ * then ends with FETCH_E_CANCELLED ("stopped by the data callback"). Runs
+ * inside libcurl: it must not submit, cancel, free or wait.
+ */
+typedef int (*fetch_data_cb)(fetch_task *task, const char *data, size_t len,
+                             void *arg);
+
+/**
+ * One request's description, for fetch_submit(). Fill with
+ * fetch_request_init(), then set url and what differs from the client's
+ * options. Everything is copied at submission.
+ */
+typedef struct fetch_request {
+    const char *url;    /**< required */
+    const char *method; /**< "GET" (default, NULL), "HEAD", "POST", "PUT",
+                             "PATCH", "DELETE", or any other token */
+    const void *body;   /**< request body (copied), or NULL */
+    size_t body_len;    /**< its length in bytes */
+    /** Request headers added to the client's, each "Name: value"; a header
+     *  of the same name replaces the client's; "Name:" removes one. */
+    const char *const *headers;
+    size_t n_headers;
+    /** Per-request timeout in seconds (as fetch_options.timeout); negative
+     *  (default) = the client's, 0 = none. */
+    double timeout;
+    /** Follow redirects: -1 (default) = the client's, 0 no, 1 yes. */
+    int follow_redirects;
+    /** Largest body in bytes: 0 (default) = the client's. */
+    size_t max_body_size;
+    /** HTTP status >= 400 is FETCH_E_HTTP: -1 (default) = the client's. */
+    int fail_on_http_error;
+    /** Stream the body to this callback instead of buffering it. */
+    fetch_data_cb on_data;
+    void *data_arg;
+    /** Or write the body to this open file descriptor (not closed) ... */
+    int sink_fd; /**< default -1 = none */
+    /** ... or to this file, created or truncated when the transfer starts
+     *  and closed when it ends. */
+    const char *sink_path;
+} fetch_request;
+
+/** Fill req with the defaults documented in fetch_request (url NULL). */
+void fetch_request_init(fetch_request *req);
+
+/**
+ * Submit a request described by req (any method, body, headers, per-request
+ * options, streaming). Otherwise exactly as fetch_get(): the task is
+ * scheduled at once, bad URLs are the task's result, and NULL means NULL
+ * client or req->url, out of memory, or a sink_fd/on_data/sink_path given
+ * together; then no callback runs.
+ */
+fetch_task *fetch_submit(fetch_client *client, const fetch_request *req,
+                         fetch_done_cb cb, void *arg);
+
+/**
  * Submit a GET for url and return its task, already scheduled
  * (asyncio.create_task(session.get(url))). The request starts when a
  * concurrency slot is free; until then it waits in libfetch's queue and costs
@@ -215,6 +322,11 @@ int fetch_task_cancel(fetch_task *task);
 /** 1 when the task has finished (its response is available), else 0. */
 int fetch_task_done(const fetch_task *task);
 
+/** The arg given at submission (to fetch_get() or fetch_submit()), also
+ *  when there is no callback: ties a task from fetch_as_completed() back to
+ *  the caller's own data (libuv's uv_handle_get_data). */
+void *fetch_task_get_data(const fetch_task *task);
+
 /** The URL given at submission (owned by the task). */
 const char *fetch_task_url(const fetch_task *task);
 
@@ -241,6 +353,8 @@ typedef struct fetch_response {
     double time_tls;           /**< start -> TLS handshake done (0 for http) */
     double time_first_byte;    /**< start -> first response byte */
     double time_total; /**< start -> finished (queue time not included) */
+    size_t bytes;      /**< body bytes received, also when streamed to a
+                            callback or a sink (then body_len is 0) */
 } fetch_response;
 
 /**
@@ -248,6 +362,31 @@ typedef struct fetch_response {
  * Owned by the task.
  */
 const fetch_response *fetch_task_response(const fetch_task *task);
+
+/**
+ * A response header of a finished task by name, case-insensitively; index
+ * picks among repeated headers (0 = first). Headers of the last response
+ * (after redirects) are kept, read with libcurl's curl_easy_nextheader().
+ * @return the value, owned by the task, or NULL if there is no such header
+ *         or the task has not finished.
+ */
+const char *fetch_task_header(const fetch_task *task, const char *name,
+                              size_t index);
+
+/**
+ * Iterate over every response header: set *name and *value (owned by the
+ * task) for header number i, in the order received.
+ * @return 1 if header i exists, else 0.
+ */
+int fetch_task_header_at(const fetch_task *task, size_t i, const char **name,
+                         const char **value);
+
+/**
+ * Cancel every unfinished task of the client (queued or running); each ends
+ * with FETCH_E_CANCELLED and its callback runs before this returns.
+ * @return the number of tasks cancelled.
+ */
+size_t fetch_client_cancel_all(fetch_client *client);
 
 /* ------------------------------------------------------------------ */
 /* Waiting (blocking: runs the client's event loop until done)         */
@@ -279,12 +418,39 @@ int fetch_wait_for(fetch_task *task, double timeout);
  * @param deadline seconds counted from the submission of the earliest task
  *        in the array; tasks still queued or running then end with
  *        FETCH_E_TIMEOUT. 0 or negative = no deadline.
+ * @param flags FETCH_GATHER_ALL or FETCH_GATHER_FAIL_FAST (below).
  * @return the number of tasks whose result is not FETCH_OK (0 = all
  *         succeeded), or FETCH_E_INVAL (NULL array or task, or a task of
  *         another client), FETCH_E_BUSY, FETCH_E_LOOP.
  */
 int fetch_gather(fetch_client *client, fetch_task *const *tasks, size_t n,
-                 double deadline);
+                 double deadline, int flags);
+
+/**
+ * Flags of fetch_gather(). FETCH_GATHER_ALL (0) collects every result, like
+ * asyncio.gather(return_exceptions=True). FETCH_GATHER_FAIL_FAST stops at
+ * the first failed task, in completion order, and cancels the others (they
+ * end with FETCH_E_CANCELLED), as a plain asyncio.gather gives up on the
+ * first exception.
+ */
+#define FETCH_GATHER_ALL 0
+#define FETCH_GATHER_FAIL_FAST 1
+
+/**
+ * The next finished task of the client, in completion order
+ * (asyncio.as_completed). Every task of the client is handed out once, in
+ * the order it finished, unless it was freed first; tasks may be submitted
+ * between calls (a producer/consumer loop). Waits at most timeout seconds
+ * (FETCH_WAIT_FOREVER: no limit; 0: only what has already finished); a
+ * timeout cancels nothing.
+ *
+ * @param err if not NULL, receives FETCH_OK, or with NULL the reason:
+ *            FETCH_OK when nothing is left (no task unfinished or not yet
+ *            handed out), FETCH_E_TIMEOUT, FETCH_E_INVAL, FETCH_E_BUSY,
+ *            FETCH_E_LOOP.
+ * @return a finished task (still owned by the caller), or NULL.
+ */
+fetch_task *fetch_as_completed(fetch_client *client, double timeout, int *err);
 
 #ifdef __cplusplus
 }

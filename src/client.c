@@ -21,10 +21,16 @@ void fetch_options_init(fetch_options *o)
     o->connect_timeout = 10;
     o->follow_redirects = 1;
     o->max_redirects = 10;
+    o->cookies = 1;
 }
 
 static int copy_options(fetch_client *c, const fetch_options *o)
 {
+    /* every string option, copied so the caller may free its own */
+    const char **fields[] = {&c->opts.user_agent, &c->opts.accept_encoding,
+                             &c->opts.cookie_jar, &c->opts.ca_file,
+                             &c->opts.ca_path,    &c->opts.client_cert,
+                             &c->opts.client_key, &c->opts.proxy};
     if (o->max_concurrency < 1 || o->max_per_host < 0 || o->timeout < 0 ||
         o->connect_timeout < 0 || o->max_redirects < 0 ||
         (o->n_headers && !o->headers))
@@ -32,18 +38,24 @@ static int copy_options(fetch_client *c, const fetch_options *o)
     c->opts = *o;
     c->opts.headers = NULL;
     c->opts.n_headers = 0;
-    if (o->user_agent && !(c->user_agent = strdup(o->user_agent)))
-        return FETCH_E_NOMEM;
-    if (o->accept_encoding &&
-        !(c->accept_encoding = strdup(o->accept_encoding)))
-        return FETCH_E_NOMEM;
-    c->opts.user_agent = c->user_agent;
-    c->opts.accept_encoding = c->accept_encoding;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (*fields[i] && !(c->strs[i] = strdup(*fields[i])))
+            return FETCH_E_NOMEM;
+        *fields[i] = c->strs[i];
+    }
+    if (o->trace)
+        c->trace = *o->trace;
+    c->opts.trace = o->trace ? &c->trace : NULL;
     for (size_t i = 0; i < o->n_headers; i++) {
         struct curl_slist *l = curl_slist_append(c->headers, o->headers[i]);
         if (!l)
             return FETCH_E_NOMEM;
         c->headers = l;
+    }
+    if (o->cookies) {
+        if (!(c->share = curl_share_init()))
+            return FETCH_E_NOMEM;
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
     }
     return FETCH_OK;
 }
@@ -97,6 +109,8 @@ fetch_client *fetch_client_new(const fetch_options *opts,
     if (!c)
         goto fail_early;
     TAILQ_INIT(&c->tasks);
+    TAILQ_INIT(&c->unfinished);
+    TAILQ_INIT(&c->completed);
     TAILQ_INIT(&c->queue);
     TAILQ_INIT(&c->doomed);
     TAILQ_INIT(&c->ready_hosts);
@@ -136,6 +150,29 @@ fail_early:
     return NULL;
 }
 
+/* The cookie jar is written only when asked, once, at teardown. */
+static void save_cookies(fetch_client *c)
+{
+    struct fetch__handle *h = fetch__handle_new(c);
+    if (!h)
+        return;
+    curl_easy_setopt(h->easy, CURLOPT_COOKIEJAR, c->opts.cookie_jar);
+    curl_easy_setopt(h->easy, CURLOPT_COOKIELIST, "FLUSH");
+    fetch__handle_free(h);
+}
+
+size_t fetch_client_cancel_all(fetch_client *c)
+{
+    unsigned long before = c->next_seq; /* not what callbacks submit now */
+    size_t n = 0;
+    fetch_task *t;
+    while ((t = TAILQ_FIRST(&c->unfinished)) && t->seq < before) {
+        fetch__task_finish(t, FETCH_E_CANCELLED, CURLE_OK, NULL);
+        n++;
+    }
+    return n;
+}
+
 void fetch_client_free(fetch_client *c)
 {
     fetch_task *t;
@@ -146,21 +183,29 @@ void fetch_client_free(fetch_client *c)
     while ((t = TAILQ_FIRST(&c->tasks))) {
         TAILQ_REMOVE(&c->tasks, t, all_link);
         c->ntasks--;
+        if (t->in_completed) {
+            TAILQ_REMOVE(&c->completed, t, d_link);
+            t->in_completed = 0;
+        }
         if (t->state == FETCH__DONE)
             t->client = NULL;
         else /* detaches t before its callback runs */
             fetch__task_finish(t, FETCH_E_CANCELLED, CURLE_OK, NULL);
     }
+    if (c->share && c->opts.cookie_jar)
+        save_cookies(c);
     while (c->pool_len)
         fetch__handle_free(c->pool[--c->pool_len]);
-    fetch__loop_free(c);
+    fetch__loop_free(c); /* every easy handle is gone: the share is free */
+    if (c->share)
+        curl_share_cleanup(c->share);
     if (c->kick)
         event_free(c->kick);
     tdestroy(c->hosts, free); /* empty by now: every task has ended */
     free(c->pool);
     curl_slist_free_all(c->headers);
-    free(c->user_agent);
-    free(c->accept_encoding);
+    for (size_t i = 0; i < sizeof c->strs / sizeof c->strs[0]; i++)
+        free(c->strs[i]);
     if (c->own_base && c->base)
         event_base_free(c->base);
     free(c);

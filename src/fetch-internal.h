@@ -22,16 +22,46 @@ struct fetch__host;
 /* A pooled easy handle with the storage libcurl writes into. */
 struct fetch__handle {
     CURL *easy;
+    int dirty; /* a fetch_request changed options a plain GET must reset */
     char errbuf[CURL_ERROR_SIZE];
+};
+
+/* What a fetch_submit() request changes; NULL for a plain fetch_get(). */
+struct fetch__req {
+    char *method;
+    char *body;
+    size_t body_len;
+    struct curl_slist *headers; /* client's headers, then the request's */
+    double timeout;
+    int follow_redirects;
+    size_t max_body_size;
+    int fail_on_http_error;
+    fetch_data_cb on_data;
+    void *data_arg;
+    int sink_fd;     /* the caller's, or ours once sink_path is opened */
+    char *sink_path; /* we open and close it */
+};
+
+struct fetch__header {
+    const char *name, *value;
 };
 
 struct fetch_task {
     fetch_client *client;             /* NULL once detached by client_free */
     TAILQ_ENTRY(fetch_task) all_link; /* client->tasks: every live task */
     TAILQ_ENTRY(fetch_task) q_link;   /* queue, host->blocked or doomed */
+    TAILQ_ENTRY(fetch_task) u_link;   /* client->unfinished */
+    TAILQ_ENTRY(fetch_task) d_link;   /* client->completed (as_completed) */
+    unsigned long seq;                /* submission number */
     enum fetch__state state;
-    int blocked;              /* QUEUED in host->blocked, not client->queue */
-    int freeing;              /* inside fetch_task_free() */
+    int blocked;      /* QUEUED in host->blocked, not client->queue */
+    int freeing;      /* inside fetch_task_free() */
+    int in_completed; /* in client->completed */
+    int first_byte_seen;
+    int stop; /* why on_body stopped the transfer, or 0 */
+    int sink_errno;
+    size_t max_body_size; /* in force for this transfer; 0 = none */
+    struct fetch__req *req;
     struct fetch__host *host; /* per-host accounting; NULL when unlimited */
     char *url;                /* as submitted */
     char *curl_url;           /* normalised by curl_url(), given to libcurl */
@@ -44,6 +74,8 @@ struct fetch_task {
     char *message; /* resp.message storage */
     char *effective_url;
     char *content_type;
+    struct fetch__header *headers; /* one block: array, then the strings */
+    size_t n_headers;
 };
 
 TAILQ_HEAD(fetch__task_list, fetch_task);
@@ -67,10 +99,11 @@ struct fetch__sock {
 };
 
 struct fetch_client {
-    fetch_options opts; /* strings point into owned copies below */
-    char *user_agent;
-    char *accept_encoding;
+    fetch_options opts; /* strings point into owned copies (strs) */
+    char *strs[8];
     struct curl_slist *headers;
+    fetch_trace trace;
+    CURLSH *share; /* cookies shared by every handle */
 
     struct event_base *base;
     int own_base;
@@ -78,9 +111,12 @@ struct fetch_client {
     struct event *timer; /* libcurl's single timeout */
     struct event *kick;  /* deferred admission and doomed-task completion */
 
-    struct fetch__task_list tasks;  /* every live task */
-    struct fetch__task_list queue;  /* waiting for a slot, FIFO */
-    struct fetch__task_list doomed; /* failed at submission */
+    struct fetch__task_list tasks;      /* every live task */
+    struct fetch__task_list unfinished; /* submitted, not finished */
+    struct fetch__task_list completed;  /* finished, not yet handed out by
+                                           fetch_as_completed */
+    struct fetch__task_list queue;      /* waiting for a slot, FIFO */
+    struct fetch__task_list doomed;     /* failed at submission */
     TAILQ_HEAD(, fetch__host)
     ready_hosts; /* hosts with a blocked task and a
                     free per-host slot */
@@ -90,7 +126,8 @@ struct fetch_client {
     struct fetch__handle **pool; /* idle easy handles, reused */
     size_t pool_len;
 
-    size_t ntasks, queued, running, nsocks, finished;
+    size_t ntasks, queued, running, nsocks, finished, failures;
+    unsigned long next_seq;
     int closing; /* fetch_client_free() under way: no new work */
     int in_loop; /* inside fetch__loop_process: callbacks may not block */
 };

@@ -2,19 +2,73 @@
  * One request: submission (URL checked with curl_url()), easy handle set-up,
  * the body sink, completion and the result.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "fetch-internal.h"
 
 #define FETCH_USER_AGENT "libfetch/" LIBFETCH_VERSION_STRING
 
+enum { STOP_TOO_LARGE = 1, STOP_BY_CALLBACK, STOP_SINK_FAILED };
+
+static int sink_write(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Where the body goes: memory, the data callback, or a file. Returning
+   less than given makes libcurl stop with CURLE_WRITE_ERROR. */
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     fetch_task *t = arg;
-    /* returning less than given makes libcurl stop with CURLE_WRITE_ERROR */
-    return evbuffer_add(t->body, p, size * n) == 0 ? size * n : 0;
+    struct fetch__req *r = t->req;
+    size_t len = size * n;
+
+    t->resp.bytes += len;
+    if (t->max_body_size && t->resp.bytes > t->max_body_size) {
+        t->stop = STOP_TOO_LARGE;
+        return 0;
+    }
+    if (!r || (!r->on_data && r->sink_fd < 0))
+        return evbuffer_add(t->body, p, len) == 0 ? len : 0;
+    if (r->on_data) {
+        if (r->on_data(t, p, len, r->data_arg) == 0)
+            return len;
+        t->stop = STOP_BY_CALLBACK;
+        return 0;
+    }
+    if (sink_write(r->sink_fd, p, len) == 0)
+        return len;
+    t->sink_errno = errno;
+    t->stop = STOP_SINK_FAILED;
+    return 0;
+}
+
+/* Installed only when a trace hook wants the first byte. */
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    fetch_task *t = arg;
+    const fetch_trace *tr = &t->client->trace;
+    (void)p;
+    if (!t->first_byte_seen) {
+        t->first_byte_seen = 1;
+        tr->on_first_byte(t, fetch__now() - t->t_submit, tr->arg);
+    }
+    return size * n;
 }
 
 static long to_ms(double seconds)
@@ -23,7 +77,7 @@ static long to_ms(double seconds)
     return seconds > 0 && ms == 0 ? 1 : ms; /* 0 would mean "no limit" */
 }
 
-/* A handle carries the client's options; only the URL changes per use. */
+/* A handle carries the client's options; a plain GET changes only the URL. */
 struct fetch__handle *fetch__handle_new(fetch_client *c)
 {
     const fetch_options *o = &c->opts;
@@ -38,6 +92,8 @@ struct fetch__handle *fetch__handle_new(fetch_client *c)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    if (o->trace && o->trace->on_first_byte)
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_USERAGENT,
                      o->user_agent ? o->user_agent : FETCH_USER_AGENT);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,
@@ -47,8 +103,27 @@ struct fetch__handle *fetch__handle_new(fetch_client *c)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(o->connect_timeout));
-    if (c->headers)
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+                     (curl_off_t)o->max_body_size);
+    if (c->share) { /* the client's cookie jar, in memory */
+        curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+        curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
+    }
+    if (o->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+    if (o->ca_path)
+        curl_easy_setopt(e, CURLOPT_CAPATH, o->ca_path);
+    if (o->client_cert)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, o->client_cert);
+    if (o->client_key)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, o->client_key);
+    if (o->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (o->proxy)
+        curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
     return h;
 }
 
@@ -103,8 +178,68 @@ static int host_key(CURLU *u, char *buf, size_t len)
     return ok;
 }
 
-fetch_task *fetch_get(fetch_client *c, const char *url, fetch_done_cb cb,
-                      void *arg)
+void fetch_request_init(fetch_request *r)
+{
+    memset(r, 0, sizeof *r);
+    r->timeout = -1;
+    r->follow_redirects = -1;
+    r->fail_on_http_error = -1;
+    r->sink_fd = -1;
+}
+
+static void req_free(struct fetch__req *r)
+{
+    if (!r)
+        return;
+    free(r->method);
+    free(r->body);
+    curl_slist_free_all(r->headers);
+    free(r->sink_path);
+    free(r);
+}
+
+/* Copy a request, resolving "the client's" values now. */
+static struct fetch__req *req_copy(fetch_client *c, const fetch_request *in)
+{
+    const fetch_options *o = &c->opts;
+    struct fetch__req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->timeout = in->timeout >= 0 ? in->timeout : o->timeout;
+    r->follow_redirects =
+        in->follow_redirects >= 0 ? in->follow_redirects : o->follow_redirects;
+    r->max_body_size = in->max_body_size ? in->max_body_size : o->max_body_size;
+    r->fail_on_http_error = in->fail_on_http_error >= 0 ? in->fail_on_http_error
+                                                        : o->fail_on_http_error;
+    r->on_data = in->on_data;
+    r->data_arg = in->data_arg;
+    r->sink_fd = in->sink_fd;
+    if ((in->method && !(r->method = strdup(in->method))) ||
+        (in->sink_path && !(r->sink_path = strdup(in->sink_path))))
+        goto fail;
+    if (in->body) {
+        if (!(r->body = malloc(in->body_len ? in->body_len : 1)))
+            goto fail;
+        memcpy(r->body, in->body, in->body_len);
+        r->body_len = in->body_len;
+    }
+    /* the request's headers after the client's: libcurl lets a later
+       header of the same name win */
+    const struct curl_slist *l;
+    for (l = c->headers; l; l = l->next)
+        if (!(r->headers = curl_slist_append(r->headers, l->data)))
+            goto fail;
+    for (size_t i = 0; i < in->n_headers; i++)
+        if (!(r->headers = curl_slist_append(r->headers, in->headers[i])))
+            goto fail;
+    return r;
+fail:
+    req_free(r);
+    return NULL;
+}
+
+static fetch_task *submit(fetch_client *c, const char *url,
+                          const fetch_request *in, fetch_done_cb cb, void *arg)
 {
     char detail[256], key[512];
     fetch_task *t;
@@ -116,6 +251,8 @@ fetch_task *fetch_get(fetch_client *c, const char *url, fetch_done_cb cb,
     t = calloc(1, sizeof *t);
     u = curl_url();
     if (!t || !u || !(t->url = strdup(url)))
+        goto fail;
+    if (in && !(t->req = req_copy(c, in)))
         goto fail;
     code = check_url(t, u, detail, sizeof detail);
     if (code == FETCH_E_NOMEM)
@@ -129,9 +266,11 @@ fetch_task *fetch_get(fetch_client *c, const char *url, fetch_done_cb cb,
     t->client = c;
     t->cb = cb;
     t->cb_arg = arg;
+    t->seq = c->next_seq++;
     t->t_submit = fetch__now();
     t->resp.url = t->url;
     TAILQ_INSERT_TAIL(&c->tasks, t, all_link);
+    TAILQ_INSERT_TAIL(&c->unfinished, t, u_link);
     c->ntasks++;
     if (code == FETCH_OK) {
         t->state = FETCH__QUEUED;
@@ -143,35 +282,102 @@ fetch_task *fetch_get(fetch_client *c, const char *url, fetch_done_cb cb,
         TAILQ_INSERT_TAIL(&c->doomed, t, q_link);
         fetch__client_kick(c);
     }
+    if (c->trace.on_queued)
+        c->trace.on_queued(t, c->trace.arg);
     return t;
 fail:
     curl_url_cleanup(u);
     if (t) {
         free(t->url);
         free(t->curl_url);
+        req_free(t->req);
     }
     free(t);
     return NULL;
 }
 
+fetch_task *fetch_get(fetch_client *c, const char *url, fetch_done_cb cb,
+                      void *arg)
+{
+    return submit(c, url, NULL, cb, arg);
+}
+
+fetch_task *fetch_submit(fetch_client *c, const fetch_request *req,
+                         fetch_done_cb cb, void *arg)
+{
+    if (!req || (!!req->on_data + (req->sink_fd >= 0) + !!req->sink_path) > 1)
+        return NULL;
+    return submit(c, req->url, req, cb, arg);
+}
+
+/* Options a request may change; a plain GET after one puts them back. */
+static void set_request_options(fetch_task *t, CURL *e)
+{
+    const fetch_options *o = &t->client->opts;
+    struct fetch__req *r = t->req;
+    const char *m = r && r->method ? r->method : "GET";
+
+    int has_body = r && r->body;
+
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* also clears body, NOBODY */
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    if (has_body || !strcasecmp(m, "POST")) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(has_body ? r->body_len : 0));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, has_body ? r->body : "");
+    }
+    if (!strcasecmp(m, "HEAD"))
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    else if (strcasecmp(m, "POST") && (strcasecmp(m, "GET") || has_body))
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+                     r ? r->headers : t->client->headers);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
+                     (long)(r ? r->follow_redirects : o->follow_redirects));
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+                     (curl_off_t)t->max_body_size);
+}
+
 void fetch__task_start(fetch_task *t, struct fetch__handle *h)
 {
     fetch_client *c = t->client;
+    struct fetch__req *r = t->req;
     t->state = FETCH__RUNNING;
     t->t_start = fetch__now();
     t->resp.time_queued = t->t_start - t->t_submit;
     t->h = h;
+    if (c->trace.on_started)
+        c->trace.on_started(t, t->resp.time_queued, c->trace.arg);
     if (!h || (!t->body && !(t->body = evbuffer_new()))) {
         fetch__task_finish(t, FETCH_E_NOMEM, CURLE_OUT_OF_MEMORY, NULL);
         return;
     }
+    if (r && r->sink_path) {
+        r->sink_fd =
+            open(r->sink_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (r->sink_fd < 0) {
+            char detail[512];
+            snprintf(detail, sizeof detail, "%s: %s", r->sink_path,
+                     strerror(errno));
+            fetch__task_finish(t, FETCH_E_WRITE, CURLE_OK, detail);
+            return;
+        }
+    }
     CURL *e = h->easy;
     h->errbuf[0] = '\0';
+    t->max_body_size = r ? r->max_body_size : c->opts.max_body_size;
+    if (r || h->dirty) {
+        set_request_options(t, e);
+        h->dirty = r != NULL;
+    }
     curl_easy_setopt(e, CURLOPT_URL, t->curl_url ? t->curl_url : t->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    if (c->trace.on_first_byte)
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     /* counts from curl_multi_add_handle, i.e. from leaving the queue */
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(c->opts.timeout));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     to_ms(r ? r->timeout : c->opts.timeout));
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         t->h = NULL;                /* never added: nothing to remove */
         c->pool[c->pool_len++] = h; /* the slot it came from is free */
@@ -194,14 +400,39 @@ static char *info_strdup(CURL *e, CURLINFO what)
     return s ? strdup(s) : NULL;
 }
 
+/* Copy the last response's headers: the handle is reused after this. */
+static void keep_headers(fetch_task *t, CURL *e)
+{
+    struct curl_header *h = NULL;
+    size_t n = 0, bytes = 0;
+    while ((h = curl_easy_nextheader(e, CURLH_HEADER, -1, h))) {
+        n++;
+        bytes += strlen(h->name) + strlen(h->value) + 2;
+    }
+    if (!n || !(t->headers = malloc(n * sizeof *t->headers + bytes)))
+        return;
+    char *p = (char *)(t->headers + n);
+    for (h = NULL;
+         t->n_headers < n && (h = curl_easy_nextheader(e, CURLH_HEADER, -1, h));
+         t->n_headers++) {
+        struct fetch__header *kept = &t->headers[t->n_headers];
+        kept->name = strcpy(p, h->name);
+        p += strlen(p) + 1;
+        kept->value = strcpy(p, h->value);
+        p += strlen(p) + 1;
+    }
+}
+
 /* libcurl finished the transfer: read what it knows before recycling. */
 void fetch__task_complete(fetch_task *t, CURLcode cc)
 {
     struct fetch__handle *h = t->h;
     CURL *e = h->easy;
-    char buf[64];
+    char buf[256];
     const char *detail = NULL;
     int code = fetch__from_curl(cc);
+    int fail_on_http = t->req ? t->req->fail_on_http_error
+                              : t->client->opts.fail_on_http_error;
 
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &t->resp.status);
     curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &t->resp.redirects);
@@ -212,9 +443,24 @@ void fetch__task_complete(fetch_task *t, CURLcode cc)
     t->resp.time_connect = info_time(e, CURLINFO_CONNECT_TIME_T);
     t->resp.time_tls = info_time(e, CURLINFO_APPCONNECT_TIME_T);
     t->resp.time_first_byte = info_time(e, CURLINFO_STARTTRANSFER_TIME_T);
-    if (cc != CURLE_OK) {
+    if (t->resp.status)
+        keep_headers(t, e);
+    if (t->stop == STOP_TOO_LARGE) {
+        code = FETCH_E_TOO_LARGE;
+        snprintf(buf, sizeof buf, "body larger than %zu bytes",
+                 t->max_body_size);
+        detail = buf;
+    } else if (t->stop == STOP_BY_CALLBACK) {
+        code = FETCH_E_CANCELLED;
+        detail = "stopped by the data callback";
+    } else if (t->stop == STOP_SINK_FAILED) {
+        code = FETCH_E_WRITE;
+        snprintf(buf, sizeof buf, "writing the body: %s",
+                 strerror(t->sink_errno));
+        detail = buf;
+    } else if (cc != CURLE_OK) {
         detail = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
-    } else if (t->client->opts.fail_on_http_error && t->resp.status >= 400) {
+    } else if (fail_on_http && t->resp.status >= 400) {
         code = FETCH_E_HTTP;
         snprintf(buf, sizeof buf, "HTTP status %ld", t->resp.status);
         detail = buf;
@@ -257,12 +503,14 @@ void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
         return;
     }
     t->state = FETCH__DONE;
+    TAILQ_REMOVE(&c->unfinished, t, u_link);
     t->resp.error = code;
     t->resp.curl_code = (int)cc;
     if (code != FETCH_OK) {
         char *m = url_message(t->url, detail ? detail : fetch_strerror(code));
         free(t->message); /* after use: detail may point into it */
         t->message = m;
+        c->failures++;
     }
     t->resp.message = t->message;
     t->resp.body = "";
@@ -270,9 +518,19 @@ void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
         t->resp.body_len = evbuffer_get_length(t->body) - 1;
         t->resp.body = (const char *)evbuffer_pullup(t->body, -1);
     }
+    if (t->req && t->req->sink_path && t->req->sink_fd >= 0) {
+        close(t->req->sink_fd);
+        t->req->sink_fd = -1;
+    }
     c->finished++;
-    if (c->closing)
+    if (c->trace.on_finished)
+        c->trace.on_finished(t, now - t->t_submit, c->trace.arg);
+    if (c->closing) {
         t->client = NULL; /* fetch_client_free() already unlinked it */
+    } else {
+        TAILQ_INSERT_TAIL(&c->completed, t, d_link);
+        t->in_completed = 1;
+    }
     if (t->cb)
         t->cb(t, t->cb_arg);
 }
@@ -288,14 +546,18 @@ void fetch_task_free(fetch_task *t)
     if (t->client) {
         TAILQ_REMOVE(&t->client->tasks, t, all_link);
         t->client->ntasks--;
+        if (t->in_completed)
+            TAILQ_REMOVE(&t->client->completed, t, d_link);
     }
     if (t->body)
         evbuffer_free(t->body);
+    req_free(t->req);
     free(t->url);
     free(t->curl_url);
     free(t->message);
     free(t->effective_url);
     free(t->content_type);
+    free(t->headers);
     free(t);
 }
 
@@ -312,6 +574,11 @@ int fetch_task_done(const fetch_task *t)
     return t && t->state == FETCH__DONE;
 }
 
+void *fetch_task_get_data(const fetch_task *t)
+{
+    return t ? t->cb_arg : NULL;
+}
+
 const char *fetch_task_url(const fetch_task *t)
 {
     return t ? t->url : NULL;
@@ -320,4 +587,27 @@ const char *fetch_task_url(const fetch_task *t)
 const fetch_response *fetch_task_response(const fetch_task *t)
 {
     return t && t->state == FETCH__DONE ? &t->resp : NULL;
+}
+
+const char *fetch_task_header(const fetch_task *t, const char *name,
+                              size_t index)
+{
+    if (!t || !name)
+        return NULL;
+    for (size_t i = 0; i < t->n_headers; i++)
+        if (!strcasecmp(t->headers[i].name, name) && index-- == 0)
+            return t->headers[i].value;
+    return NULL;
+}
+
+int fetch_task_header_at(const fetch_task *t, size_t i, const char **name,
+                         const char **value)
+{
+    if (!t || i >= t->n_headers)
+        return 0;
+    if (name)
+        *name = t->headers[i].name;
+    if (value)
+        *value = t->headers[i].value;
+    return 1;
 }

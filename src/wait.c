@@ -57,13 +57,23 @@ int fetch_wait_for(fetch_task *t, double timeout)
     return t->resp.error;
 }
 
+/* Fail-fast: has any task of the array failed? Called only when the
+   client's failure count moved, so not on every loop turn. */
+static int any_failed(fetch_task *const *tasks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i]->state == FETCH__DONE && tasks[i]->resp.error != FETCH_OK)
+            return 1;
+    return 0;
+}
+
 int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
-                 double deadline)
+                 double deadline, int flags)
 {
     struct event timer;
-    int fired = 0, rc = FETCH_OK, failed = 0;
+    int fired = 0, rc = FETCH_OK, failed = 0, stop = 0;
     double first = 0;
-    size_t i, next = 0;
+    size_t i, next = 0, failures = (size_t)-1;
 
     if (!c || (n && !tasks))
         return FETCH_E_INVAL;
@@ -85,7 +95,11 @@ int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
     for (;;) {
         while (next < n && tasks[next]->state == FETCH__DONE)
             next++;
-        if (next == n || fired || rc != FETCH_OK)
+        if ((flags & FETCH_GATHER_FAIL_FAST) && c->failures != failures) {
+            failures = c->failures;
+            stop = any_failed(tasks, n);
+        }
+        if (next == n || fired || stop || rc != FETCH_OK)
             break;
         rc = fetch__loop_once(c);
     }
@@ -93,10 +107,51 @@ int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
         evtimer_del(&timer);
     if (rc != FETCH_OK)
         return rc;
-    for (i = next; i < n; i++)
-        if (tasks[i]->state != FETCH__DONE)
+    for (i = next; i < n; i++) {
+        if (tasks[i]->state == FETCH__DONE)
+            continue;
+        if (stop) /* plain asyncio.gather: the first failure ends the rest */
+            fetch__task_finish(tasks[i], FETCH_E_CANCELLED, CURLE_OK,
+                               "cancelled: another task of the gather failed");
+        else
             fetch__task_expire(tasks[i], "gather deadline", deadline);
+    }
     for (i = 0; i < n; i++)
         failed += tasks[i]->resp.error != FETCH_OK;
     return failed;
+}
+
+fetch_task *fetch_as_completed(fetch_client *c, double timeout, int *err)
+{
+    struct event timer;
+    int fired = timeout == 0, rc = FETCH_OK;
+    fetch_task *t = NULL;
+
+    if (!c) {
+        rc = FETCH_E_INVAL;
+        goto out;
+    }
+    if (timeout > 0)
+        arm(&timer, c, &fired, timeout);
+    for (;;) {
+        if ((t = TAILQ_FIRST(&c->completed))) {
+            TAILQ_REMOVE(&c->completed, t, d_link);
+            t->in_completed = 0;
+            break;
+        }
+        if (TAILQ_EMPTY(&c->unfinished)) /* nothing left to wait for */
+            break;
+        if (fired) {
+            rc = FETCH_E_TIMEOUT;
+            break;
+        }
+        if ((rc = fetch__loop_once(c)) != FETCH_OK)
+            break;
+    }
+    if (timeout > 0)
+        evtimer_del(&timer);
+out:
+    if (err)
+        *err = rc;
+    return t;
 }

@@ -67,7 +67,7 @@ START_TEST(gather_keeps_request_order)
     for (int i = 0; i < 3; i++)
         t[i] = fetch_get(c, ts_url(&srv, "/delay/%d", delays[i]), record,
                          (void *)(long)i);
-    ck_assert_int_eq(fetch_gather(c, t, 3, 0), 0);
+    ck_assert_int_eq(fetch_gather(c, t, 3, 0, FETCH_GATHER_ALL), 0);
     /* they finished in another order ... */
     ck_assert_int_eq(n_done, 3);
     ck_assert_int_eq(done_order[0], 1);
@@ -103,7 +103,7 @@ START_TEST(many_requests_respect_concurrency)
     fetch_client_get_stats(c, &st);
     ck_assert_uint_eq(st.tasks, N);
     ck_assert_uint_eq(st.running, 0); /* nothing starts inside fetch_get */
-    ck_assert_int_eq(fetch_gather(c, t, N, 0), 0);
+    ck_assert_int_eq(fetch_gather(c, t, N, 0, FETCH_GATHER_ALL), 0);
     for (int i = 0; i < N; i++) {
         const fetch_response *r = fetch_task_response(t[i]);
         ck_assert_int_eq(r->error, FETCH_OK);
@@ -142,7 +142,7 @@ START_TEST(per_host_limit_holds)
     for (int i = 0; i < N; i++) /* two hosts, interleaved */
         t[i] = fetch_get(c, ts_url(i % 2 ? &other : &srv, "/delay/20?i=%d", i),
                          NULL, NULL);
-    ck_assert_int_eq(fetch_gather(c, t, N, 0), 0);
+    ck_assert_int_eq(fetch_gather(c, t, N, 0, FETCH_GATHER_ALL), 0);
     long inflight, max, total;
     ts_stats(&srv, &inflight, &max, &total);
     ck_assert_int_eq(total, N / 2);
@@ -165,7 +165,7 @@ START_TEST(timeout_ends_only_the_slow_request)
     t[0] = fetch_get(c, ts_url(&srv, "/delay/10"), NULL, NULL);
     t[1] = fetch_get(c, ts_url(&srv, "/delay/5000"), NULL, NULL);
     t[2] = fetch_get(c, ts_url(&srv, "/bytes/10"), NULL, NULL);
-    ck_assert_int_eq(fetch_gather(c, t, 3, 0), 1);
+    ck_assert_int_eq(fetch_gather(c, t, 3, 0, FETCH_GATHER_ALL), 1);
     const fetch_response *r = fetch_task_response(t[1]);
     ck_assert_int_eq(r->error, FETCH_E_TIMEOUT);
     ck_assert_int_eq(r->curl_code, 28); /* CURLE_OPERATION_TIMEDOUT */
@@ -189,7 +189,7 @@ START_TEST(queue_time_is_not_charged_to_the_timeout)
     fetch_task *t[3];
     for (int i = 0; i < 3; i++)
         t[i] = fetch_get(c, ts_url(&srv, "/delay/300?i=%d", i), NULL, NULL);
-    ck_assert_int_eq(fetch_gather(c, t, 3, 0), 0);
+    ck_assert_int_eq(fetch_gather(c, t, 3, 0, FETCH_GATHER_ALL), 0);
     const fetch_response *r = fetch_task_response(t[2]);
     ck_assert_double_ge(r->time_queued, 0.55);
     ck_assert_double_lt(r->time_total, 0.45);
@@ -207,7 +207,7 @@ START_TEST(gather_deadline_ends_the_rest)
     t[1] = fetch_get(c, ts_url(&srv, "/delay/5000"), NULL, NULL);
     t[2] = fetch_get(c, ts_url(&srv, "/delay/5000?queued"), NULL, NULL);
     t[3] = fetch_get(c, ts_url(&srv, "/delay/5000?queued2"), NULL, NULL);
-    ck_assert_int_eq(fetch_gather(c, t, 4, 0.5), 3);
+    ck_assert_int_eq(fetch_gather(c, t, 4, 0.5, FETCH_GATHER_ALL), 3);
     ck_assert_int_eq(fetch_task_response(t[0])->error, FETCH_OK);
     for (int i = 1; i < 4; i++) {
         const fetch_response *r = fetch_task_response(t[i]);
@@ -247,7 +247,7 @@ START_TEST(bad_input_is_that_requests_error)
         t[i] = fetch_get(c, urls[i] ? urls[i] : ts_url(&srv, "/bytes/3"),
                          record, (void *)(long)i);
     n_done = 0;
-    ck_assert_int_eq(fetch_gather(c, t, N, 0), N - 1);
+    ck_assert_int_eq(fetch_gather(c, t, N, 0, FETCH_GATHER_ALL), N - 1);
     ck_assert_int_eq(n_done, N);
     for (int i = 0; i < N; i++) {
         const fetch_response *r = fetch_task_response(t[i]);
@@ -528,8 +528,9 @@ START_TEST(invalid_arguments)
     ck_assert_ptr_null(fetch_get(c, NULL, NULL, NULL));
     ck_assert_ptr_null(fetch_get(NULL, "http://x/", NULL, NULL));
     ck_assert_int_eq(fetch_wait_for(NULL, 0), FETCH_E_INVAL);
-    ck_assert_int_eq(fetch_gather(c, NULL, 1, 0), FETCH_E_INVAL);
-    ck_assert_int_eq(fetch_gather(c, NULL, 0, 0), 0);
+    ck_assert_int_eq(fetch_gather(c, NULL, 1, 0, FETCH_GATHER_ALL),
+                     FETCH_E_INVAL);
+    ck_assert_int_eq(fetch_gather(c, NULL, 0, 0, FETCH_GATHER_ALL), 0);
     ck_assert_str_eq(fetch_strerror(FETCH_E_TIMEOUT), "timed out");
     ck_assert_str_eq(fetch_strerror(12345), "unknown error");
     ck_assert_str_eq(fetch_version(), LIBFETCH_VERSION_STRING);

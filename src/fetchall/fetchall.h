@@ -29,12 +29,28 @@ typedef struct output {
     double deadline; /* -T, to name it in messages */
 } output;
 
-/* Save a finished body as DIR/N (via DIR/N.part). 0 or -1 with a message. */
-int output_save(const output *o, size_t index, const fetch_response *r);
-/* Write request index's result in order: body or JSON line on stdout, error
-   line on stderr. deadline_hit: the run's deadline ended it. Returns 0, or
-   -1 when stdout failed. */
+/* DIR/N, or DIR/N.part while it is being written. */
+void output_path(char *buf, size_t len, const output *o, size_t index,
+                 int part);
+/* Body N's file is complete (ok) or not: rename DIR/N.part to DIR/N, or
+   remove it. 0, or -1 with a message. */
+int output_file_done(const output *o, size_t index, int ok);
+/* Write request index's result: body or JSON line on stdout, error line on
+   stderr. deadline_hit: the run's deadline ended it. Returns 0, or -1 when
+   stdout failed. */
 int output_write(const output *o, size_t index, const fetch_response *r,
                  int deadline_hit);
+
+/* run.c: fetch everything, write as results come. */
+typedef struct config {
+    fetch_options fo;
+    fetch_request req; /* method, body: the same for every URL */
+    output out;
+    double deadline;  /* -T; 0 = none */
+    int as_completed; /* --as-completed */
+} config;
+
+/* Returns the exit status: 0, 1 (a request failed), 2 (no URLs). */
+int run(const config *cfg, input *in);
 
 #endif

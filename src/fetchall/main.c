@@ -19,22 +19,31 @@ static const char usage_text[] =
     "Fetch many HTTP(S) URLs concurrently; write the bodies to stdout in\n"
     "request order.\n"
     "\n"
-    "  -i, --input FILE          read URLs from FILE, one a line ('-' = "
-    "stdin)\n"
-    "  -j, --concurrency N       requests in flight at once (default 100)\n"
-    "      --per-host N          requests in flight per host (default no "
-    "limit)\n"
-    "  -t, --timeout SECONDS     per-request timeout, counted from its start\n"
-    "                            (default 30; 0 = none)\n"
-    "      --connect-timeout SECONDS  (default 10)\n"
-    "  -T, --deadline SECONDS    end everything still running after SECONDS\n"
-    "  -A, --user-agent STRING   User-Agent (default libfetch/VERSION)\n"
-    "  -H, --header 'Name: value'  extra request header (repeatable)\n"
-    "      --max-redirs N        most redirects followed (default 10)\n"
+    "Input and output:\n"
+    "  -i, --input FILE          read URLs from FILE, one a line (- = stdin)\n"
     "  -o, --output-dir DIR      write body N to DIR/N instead of stdout\n"
     "      --jsonl               one JSON object per URL on stdout\n"
+    "      --as-completed        write results in completion order\n"
     "      --fail                treat HTTP status >= 400 as a failure\n"
     "  -q, --quiet               no error lines on stderr\n"
+    "Concurrency and time (SECONDS may be decimal):\n"
+    "  -j, --concurrency N       requests in flight at once (default 100)\n"
+    "      --per-host N          requests in flight per host (default: any)\n"
+    "  -t, --timeout SECONDS     per request, from its start (default 30)\n"
+    "      --connect-timeout SECONDS  (default 10)\n"
+    "  -T, --deadline SECONDS    end everything still running after SECONDS\n"
+    "Requests:\n"
+    "  -X, --request METHOD      GET, HEAD, POST, PUT, PATCH, DELETE ...\n"
+    "  -d, --data DATA           request body (@FILE: read it from FILE)\n"
+    "  -H, --header 'Name: value'  extra request header (repeatable)\n"
+    "  -A, --user-agent STRING   User-Agent (default libfetch/VERSION)\n"
+    "      --max-redirs N        most redirects followed (default 10)\n"
+    "      --max-filesize BYTES  fail a response with a larger body\n"
+    "      --compressed          accepted; decompression is always on\n"
+    "  -x, --proxy URL           proxy (default: $http_proxy, $https_proxy)\n"
+    "      --cacert FILE         CA certificates to verify servers with\n"
+    "  -k, --insecure            do not verify TLS certificates\n"
+    "\n"
     "  -h, --help                this text\n"
     "  -V, --version             print the version\n"
     "\n"
@@ -44,8 +53,12 @@ enum {
     OPT_PER_HOST = 256,
     OPT_CONNECT_TIMEOUT,
     OPT_MAX_REDIRS,
+    OPT_MAX_FILESIZE,
     OPT_JSONL,
-    OPT_FAIL
+    OPT_AS_COMPLETED,
+    OPT_FAIL,
+    OPT_CACERT,
+    OPT_COMPRESSED
 };
 
 static const struct option long_options[] = {
@@ -59,7 +72,16 @@ static const struct option long_options[] = {
     {"header", required_argument, NULL, 'H'},
     {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
     {"output-dir", required_argument, NULL, 'o'},
+    {"max-filesize", required_argument, NULL, OPT_MAX_FILESIZE},
+    {"request", required_argument, NULL, 'X'},
+    {"method", required_argument, NULL, 'X'},
+    {"data", required_argument, NULL, 'd'},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, 'k'},
+    {"proxy", required_argument, NULL, 'x'},
+    {"compressed", no_argument, NULL, OPT_COMPRESSED},
     {"jsonl", no_argument, NULL, OPT_JSONL},
+    {"as-completed", no_argument, NULL, OPT_AS_COMPLETED},
     {"fail", no_argument, NULL, OPT_FAIL},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -86,6 +108,17 @@ static int parse_int(const char *s, int min, int *out)
     return 0;
 }
 
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v == 0)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
 static int parse_seconds(const char *s, double *out)
 {
     char *end;
@@ -97,76 +130,71 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
-static double now(void)
+/* -d DATA, or -d @FILE: the request body, read once. */
+static int load_data(config *cfg, const char *arg, char **owned)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* One request in the window of those submitted and not yet written. */
-typedef struct slot {
-    fetch_task *task;
-    size_t index; /* 1-based position in the input */
-    const output *out;
-    int save_failed;
-} slot;
-
-/* With -o a body is saved the moment it completes, in any order. */
-static void on_done(fetch_task *task, void *arg)
-{
-    slot *s = arg;
-    const fetch_response *r = fetch_task_response(task);
-    s->save_failed =
-        r->error == FETCH_OK && output_save(s->out, s->index, r) != 0;
-}
-
-/* stdout went away (e.g. `| head`): end the way a pipeline expects. */
-static void stdout_failed(void)
-{
-    if (errno == EPIPE) {
-        signal(SIGPIPE, SIG_DFL);
-        raise(SIGPIPE);
+    if (arg[0] != '@') {
+        cfg->req.body = arg;
+        cfg->req.body_len = strlen(arg);
+        return 0;
     }
-    perror("fetchall: stdout");
-    exit(1);
+    FILE *f = strcmp(arg + 1, "-") ? fopen(arg + 1, "rb") : stdin;
+    size_t cap = 0, len = 0;
+    if (!f)
+        return -1;
+    free(*owned);
+    *owned = NULL;
+    for (;;) {
+        if (len == cap && !(*owned = realloc(*owned, cap = cap * 2 + 4096)))
+            return -1;
+        size_t n = fread(*owned + len, 1, cap - len, f);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    int err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    cfg->req.body = *owned;
+    cfg->req.body_len = len;
+    return err ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
-    fetch_options fo;
-    output out = {0};
+    config cfg = {0};
     const char *input_path = NULL;
     const char **headers = NULL;
-    double deadline = 0;
-    int c, n_headers = 0, failed = 0;
+    char *data = NULL;
+    int c, n_headers = 0;
 
-    fetch_options_init(&fo);
-    fo.timeout = 30;
-    while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:qhV", long_options,
-                            NULL)) != -1) {
+    fetch_options_init(&cfg.fo);
+    fetch_request_init(&cfg.req);
+    cfg.fo.timeout = 30;
+    while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:kqhV",
+                            long_options, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 'i':
             input_path = optarg;
             break;
         case 'j':
-            bad = parse_int(optarg, 1, &fo.max_concurrency);
+            bad = parse_int(optarg, 1, &cfg.fo.max_concurrency);
             break;
         case OPT_PER_HOST:
-            bad = parse_int(optarg, 1, &fo.max_per_host);
+            bad = parse_int(optarg, 1, &cfg.fo.max_per_host);
             break;
         case 't':
-            bad = parse_seconds(optarg, &fo.timeout);
+            bad = parse_seconds(optarg, &cfg.fo.timeout);
             break;
         case OPT_CONNECT_TIMEOUT:
-            bad = parse_seconds(optarg, &fo.connect_timeout);
+            bad = parse_seconds(optarg, &cfg.fo.connect_timeout);
             break;
         case 'T':
-            bad = parse_seconds(optarg, &deadline);
+            bad = parse_seconds(optarg, &cfg.deadline);
             break;
         case 'A':
-            fo.user_agent = optarg;
+            cfg.fo.user_agent = optarg;
             break;
         case 'H':
             if (!strchr(optarg, ':'))
@@ -179,26 +207,53 @@ int main(int argc, char **argv)
             headers[n_headers++] = optarg;
             break;
         case OPT_MAX_REDIRS:
-            bad = parse_int(optarg, 0, &fo.max_redirects);
+            bad = parse_int(optarg, 0, &cfg.fo.max_redirects);
+            break;
+        case OPT_MAX_FILESIZE:
+            bad = parse_size(optarg, &cfg.fo.max_body_size);
+            break;
+        case 'X':
+            cfg.req.method = optarg;
+            break;
+        case 'd':
+            if (load_data(&cfg, optarg, &data) != 0) {
+                fprintf(stderr, "fetchall: %s: %s\n", optarg + 1,
+                        strerror(errno));
+                return 2;
+            }
+            break;
+        case OPT_CACERT:
+            cfg.fo.ca_file = optarg;
+            break;
+        case 'k':
+            cfg.fo.insecure = 1;
+            break;
+        case 'x':
+            cfg.fo.proxy = optarg;
+            break;
+        case OPT_COMPRESSED: /* always on; accepted as curl users type it */
             break;
         case 'o':
-            out.dir = optarg;
+            cfg.out.dir = optarg;
             break;
         case OPT_JSONL:
-            out.jsonl = 1;
+            cfg.out.jsonl = 1;
+            break;
+        case OPT_AS_COMPLETED:
+            cfg.as_completed = 1;
             break;
         case OPT_FAIL:
-            fo.fail_on_http_error = 1;
+            cfg.fo.fail_on_http_error = 1;
             break;
         case 'q':
-            out.quiet = 1;
+            cfg.out.quiet = 1;
             break;
         case 'h':
             fputs(usage_text, stdout);
             return 0;
         case 'V':
-            printf("fetchall %s (libfetch %s, %s)\n", LIBFETCH_VERSION_STRING,
-                   fetch_version(), "libcurl + libevent");
+            printf("fetchall %s (libfetch %s)\n", LIBFETCH_VERSION_STRING,
+                   fetch_version());
             return 0;
         default: /* getopt_long printed the reason */
             fprintf(stderr, "Try 'fetchall --help' for more information.\n");
@@ -211,9 +266,11 @@ int main(int argc, char **argv)
             return usage_error("invalid value '%s' for --%s", optarg, lo->name);
         }
     }
-    fo.headers = headers;
-    fo.n_headers = (size_t)n_headers;
-    out.deadline = deadline;
+    if (cfg.req.body && !cfg.req.method)
+        cfg.req.method = "POST"; /* as curl -d */
+    cfg.fo.headers = headers;
+    cfg.fo.n_headers = (size_t)n_headers;
+    cfg.out.deadline = cfg.deadline;
 
     /* no URL arguments and no -i: read a pipe on stdin, as filters do */
     if (optind == argc && !input_path) {
@@ -221,8 +278,8 @@ int main(int argc, char **argv)
             return usage_error("no URLs given", NULL, NULL);
         input_path = "-";
     }
-    if (out.dir && mkdir(out.dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "fetchall: %s: %s\n", out.dir, strerror(errno));
+    if (cfg.out.dir && mkdir(cfg.out.dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "fetchall: %s: %s\n", cfg.out.dir, strerror(errno));
         return 2;
     }
     input in;
@@ -230,68 +287,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "fetchall: %s: %s\n", input_path, strerror(errno));
         return 2;
     }
-
-    int err;
-    fetch_client *client = fetch_client_new(&fo, NULL, &err);
-    if (!client) {
-        fprintf(stderr, "fetchall: %s\n", fetch_strerror(err));
-        return 1;
-    }
-
-    /* Submit ahead of the oldest unwritten request, within a window, so that
-       memory follows the window and not the length of the input. */
-    size_t window = (size_t)fo.max_concurrency * 4;
-    if (window < 1024)
-        window = 1024;
-    slot *ring = calloc(window, sizeof *ring);
-    size_t head = 0, count = 0, submitted = 0;
-    double end_at = now() + deadline;
-    const char *url = "";
-
-    while (ring) {
-        while (count < window && url && (url = input_next(&in))) {
-            slot *s = &ring[(head + count) % window];
-            s->index = ++submitted;
-            s->out = &out;
-            s->save_failed = 0;
-            s->task = fetch_get(client, url, out.dir ? on_done : NULL, s);
-            if (!s->task) {
-                fprintf(stderr, "fetchall: out of memory\n");
-                return 1;
-            }
-            count++;
-        }
-        if (count == 0)
-            break;
-        slot *s = &ring[head];
-        double wait = FETCH_WAIT_FOREVER;
-        if (deadline > 0)
-            wait = fmax(0, end_at - now());
-        if (!fetch_task_done(s->task) && fflush(stdout) != 0)
-            stdout_failed();
-        int rc = fetch_wait_for(s->task, wait);
-        if (rc == FETCH_E_BUSY || rc == FETCH_E_LOOP || rc == FETCH_E_INVAL) {
-            fprintf(stderr, "fetchall: %s\n", fetch_strerror(rc));
-            return 1;
-        }
-        const fetch_response *r = fetch_task_response(s->task);
-        int deadline_hit =
-            deadline > 0 && r->error == FETCH_E_TIMEOUT && r->curl_code == 0;
-        failed |= r->error != FETCH_OK || s->save_failed;
-        if (output_write(&out, s->index, r, deadline_hit) != 0)
-            stdout_failed();
-        fetch_task_free(s->task);
-        s->task = NULL;
-        head = (head + 1) % window;
-        count--;
-    }
-    if (fflush(stdout) != 0)
-        stdout_failed();
-    fetch_client_free(client);
+    int status = run(&cfg, &in);
     input_close(&in);
-    free(ring);
     free(headers);
-    if (submitted == 0)
+    free(data);
+    if (status == 2)
         return usage_error("no URLs given", NULL, NULL);
-    return failed ? 1 : 0;
+    return status;
 }

@@ -9,28 +9,27 @@
 
 #include "fetchall.h"
 
-static void file_path(char *buf, size_t len, const output *o, size_t index,
-                      const char *suffix)
+void output_path(char *buf, size_t len, const output *o, size_t index, int part)
 {
-    snprintf(buf, len, "%s/%zu%s", o->dir, index, suffix);
+    snprintf(buf, len, "%s/%zu%s", o->dir, index, part ? ".part" : "");
 }
 
-/* Write to N.part and rename, so that a complete-looking file is complete. */
-int output_save(const output *o, size_t index, const fetch_response *r)
+/* Only a complete body gets the name DIR/N. */
+int output_file_done(const output *o, size_t index, int ok)
 {
     char part[4096], done[4096];
-    FILE *f;
-    file_path(part, sizeof part, o, index, ".part");
-    file_path(done, sizeof done, o, index, "");
-    f = fopen(part, "wb");
-    if (f && fwrite(r->body, 1, r->body_len, f) == r->body_len &&
-        fclose(f) == 0 && rename(part, done) == 0)
+    output_path(part, sizeof part, o, index, 1);
+    output_path(done, sizeof done, o, index, 0);
+    if (!ok) {
+        unlink(part);
+        return 0;
+    }
+    if (rename(part, done) == 0)
         return 0;
     if (!o->quiet)
         fprintf(stderr, "fetchall: [%zu] %s: %s\n", index, done,
                 strerror(errno));
-    if (f)
-        unlink(part);
+    unlink(part);
     return -1;
 }
 
@@ -65,7 +64,7 @@ static int write_json(const output *o, size_t index, const fetch_response *r,
     json_object_set_new(obj, "status", json_integer(r->status));
     json_object_set_new(obj, "ok", json_boolean(ok));
     json_object_set_new(obj, "error", error ? json_string(error) : json_null());
-    json_object_set_new(obj, "bytes", json_integer((json_int_t)r->body_len));
+    json_object_set_new(obj, "bytes", json_integer((json_int_t)r->bytes));
     json_object_set_new(obj, "content_type",
                         r->content_type ? json_string(r->content_type)
                                         : json_null());
@@ -74,7 +73,7 @@ static int write_json(const output *o, size_t index, const fetch_response *r,
     json_object_set_new(obj, "time_first_byte", json_real(r->time_first_byte));
     json_object_set_new(obj, "time_total", json_real(r->time_total));
     if (o->dir) {
-        file_path(path, sizeof path, o, index, "");
+        output_path(path, sizeof path, o, index, 0);
         json_object_set_new(obj, "file", ok ? json_string(path) : json_null());
     } else if (ok) {
         body_json(obj, r);
