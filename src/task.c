@@ -445,7 +445,7 @@ void fetch__task_complete(fetch_task *t, CURLcode cc)
     t->resp.time_first_byte = info_time(e, CURLINFO_STARTTRANSFER_TIME_T);
     if (t->resp.status)
         keep_headers(t, e);
-    if (t->stop == STOP_TOO_LARGE) {
+    if (t->stop == STOP_TOO_LARGE || cc == CURLE_FILESIZE_EXCEEDED) {
         code = FETCH_E_TOO_LARGE;
         snprintf(buf, sizeof buf, "body larger than %zu bytes",
                  t->max_body_size);

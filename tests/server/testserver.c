@@ -4,6 +4,8 @@
  * stdout as the first line. Exits when stdin reaches end of file (its parent
  * is gone) or after --lifetime seconds, so it never outlives a test run.
  *
+ * With --tls CERT KEY it speaks HTTPS instead (libevent + OpenSSL).
+ *
  * Endpoints (any query string is ignored unless named):
  *   /bytes/N         200, N bytes: byte i is 'a' + i % 26
  *   /binary/N        200, N bytes: byte i is i % 256 (not UTF-8)
@@ -13,6 +15,11 @@
  *   /redirect-to?url=U  302 to U
  *   /close/N         promises 2N bytes, sends N, closes the connection
  *   /headers         200, the request headers, one "Name: value" a line
+ *   /echo            200, "METHOD\n" then the request body
+ *   /chunked/N       200, N bytes ('a' + i % 26) sent chunked in 1000-byte
+ *                    pieces, without Content-Length
+ *   /multi           200 with two X-Multi headers, "a" and "b"
+ *   /cookie/set?N=V  200 with Set-Cookie: N=V
  *   /stats           "inflight I max M total T\n" (requests being answered)
  *   /reset           zero max and total
  */
@@ -26,8 +33,10 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <openssl/ssl.h>
 #include <event2/keyvalq_struct.h>
 
 static struct event_base *base;
@@ -170,6 +179,36 @@ static void handle(struct evhttp_request *req, void *arg)
         inflight--;
         evhttp_send_reply_end(req); /* closes after n of 2n bytes */
         evbuffer_free(b);
+    } else if (!strcmp(uri, "/echo")) {
+        static const char *names[] = {"GET", "POST", "HEAD", "PUT", "DELETE",
+                                      "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+        enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+        const char *m = "OTHER";
+        for (int i = 0; i < 9; i++)
+            if (cmd == (enum evhttp_cmd_type)(1 << i))
+                m = names[i];
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "%s\n", m);
+        evbuffer_add_buffer(b, evhttp_request_get_input_buffer(req));
+        reply(req, 200, b);
+        evbuffer_free(b);
+    } else if (number_after(uri, "/chunked/", &n)) {
+        struct evbuffer *b = evbuffer_new();
+        evhttp_send_reply_start(req, 200, "OK");
+        for (long sent = 0; sent < n; sent += 1000) {
+            fill(b, n - sent < 1000 ? n - sent : 1000);
+            evhttp_send_reply_chunk(req, b); /* drains b */
+        }
+        inflight--;
+        evhttp_send_reply_end(req);
+        evbuffer_free(b);
+    } else if (!strcmp(uri, "/multi")) {
+        evhttp_add_header(out, "X-Multi", "a");
+        evhttp_add_header(out, "X-Multi", "b");
+        reply_text(req, 200, "multi\n");
+    } else if (!strncmp(uri, "/cookie/set?", 12)) {
+        evhttp_add_header(out, "Set-Cookie", uri + 12);
+        reply_text(req, 200, "cookie set\n");
     } else if (!strcmp(uri, "/headers")) {
         struct evbuffer *b = evbuffer_new();
         struct evkeyval *h;
@@ -192,6 +231,25 @@ static void handle(struct evhttp_request *req, void *arg)
     } else {
         reply_text(req, 404, "not found\n");
     }
+}
+
+/* HTTPS: every accepted connection gets an OpenSSL bufferevent. */
+static struct bufferevent *tls_bev(struct event_base *b, void *ctx)
+{
+    return bufferevent_openssl_socket_new(b, -1, SSL_new(ctx),
+                                          BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static SSL_CTX *tls_context(const char *cert, const char *key)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        fprintf(stderr, "testserver: cannot load %s / %s\n", cert, key);
+        exit(1);
+    }
+    return ctx;
 }
 
 static void on_stdin(evutil_socket_t fd, short ev, void *arg)
@@ -218,17 +276,24 @@ int main(int argc, char **argv)
     struct evhttp_bound_socket *bound;
     struct evhttp *http;
     struct event *in, *timer;
+    SSL_CTX *tls = NULL;
 
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--lifetime") && i + 1 < argc)
+        if (!strcmp(argv[i], "--lifetime") && i + 1 < argc) {
             life.tv_sec = atol(argv[++i]);
-        else {
-            fprintf(stderr, "usage: testserver [--lifetime SECONDS]\n");
+        } else if (!strcmp(argv[i], "--tls") && i + 2 < argc) {
+            tls = tls_context(argv[i + 1], argv[i + 2]);
+            i += 2;
+        } else {
+            fprintf(stderr, "usage: testserver [--lifetime SECONDS] "
+                            "[--tls CERT KEY]\n");
             return 2;
         }
     }
     base = event_base_new();
     http = evhttp_new(base);
+    if (tls)
+        evhttp_set_bevcb(http, tls_bev, tls);
     evhttp_set_gencb(http, handle, NULL);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
                                          EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
@@ -257,5 +322,6 @@ int main(int argc, char **argv)
     event_free(timer);
     evhttp_free(http);
     event_base_free(base);
+    SSL_CTX_free(tls);
     return 0;
 }
