@@ -25,6 +25,26 @@ check gather "1: delay 300
 3: delay 200" "$(echo "$out" | head -n 3)"
 echo "$out" | tail -n 1
 
+# completion order, with no sorting
+out=$(${FETCH_VALGRIND:-} "$ex/as_completed" "$BASE")
+check as_completed "request 2 finished: delay 100
+request 3 finished: delay 200
+request 1 finished: delay 300" "$out"
+
+out=$(${FETCH_VALGRIND:-} "$ex/measure_time" "$BASE" 10)
+check measure_time "10 URLs of 0.2 s each" "$(echo "$out" | head -n 1)"
+echo "$out"
+
+out=$(${FETCH_VALGRIND:-} "$ex/tasks" "$BASE")
+check tasks "cancelled task 2: cancelled
+wait_for task 3 with 0.3 s: timed out
+task 1: delay 100
+task 4: abcdefghijkl" "$out"
+
+out=$(${FETCH_VALGRIND:-} "$ex/semaphore" "$BASE")
+check semaphore "12 pages, 108 bytes, 0 failed
+most in flight to the host at once: 3 (limit 3)" "$out"
+
 # completion order, and the program's own timer kept ticking meanwhile
 out=$(${FETCH_VALGRIND:-} "$ex/embed" "$BASE")
 check embed "done: delay 100
