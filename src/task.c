@@ -198,6 +198,17 @@ static void req_free(struct fetch__req *r)
     free(r);
 }
 
+/* Does the request carry a header of the same name as "Name: value"? */
+static int header_named(const fetch_request *in, const char *header)
+{
+    size_t len = strcspn(header, ":;");
+    for (size_t i = 0; i < in->n_headers; i++)
+        if (!strncasecmp(in->headers[i], header, len) &&
+            strchr(":;", in->headers[i][len]) && in->headers[i][len])
+            return 1;
+    return 0;
+}
+
 /* Copy a request, resolving "the client's" values now. */
 static struct fetch__req *req_copy(fetch_client *c, const fetch_request *in)
 {
@@ -223,11 +234,11 @@ static struct fetch__req *req_copy(fetch_client *c, const fetch_request *in)
         memcpy(r->body, in->body, in->body_len);
         r->body_len = in->body_len;
     }
-    /* the request's headers after the client's: libcurl lets a later
-       header of the same name win */
+    /* the client's headers, less those the request names again */
     const struct curl_slist *l;
     for (l = c->headers; l; l = l->next)
-        if (!(r->headers = curl_slist_append(r->headers, l->data)))
+        if (!header_named(in, l->data) &&
+            !(r->headers = curl_slist_append(r->headers, l->data)))
             goto fail;
     for (size_t i = 0; i < in->n_headers; i++)
         if (!(r->headers = curl_slist_append(r->headers, in->headers[i])))

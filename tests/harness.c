@@ -18,7 +18,7 @@ static const char *env_or(const char *name, const char *fallback)
     return v && *v ? v : fallback;
 }
 
-void ts_start(test_server *s)
+static void start(test_server *s, const char *cert, const char *key)
 {
     int in[2], out[2];
     char buf[32] = {0};
@@ -32,7 +32,11 @@ void ts_start(test_server *s)
         close(in[1]);
         close(out[0]);
         const char *prog = env_or("TESTSERVER", "tests/server/testserver");
-        execl(prog, prog, "--lifetime", "900", (char *)NULL);
+        if (cert)
+            execl(prog, prog, "--lifetime", "900", "--tls", cert, key,
+                  (char *)NULL);
+        else
+            execl(prog, prog, "--lifetime", "900", (char *)NULL);
         _exit(127);
     }
     close(in[0]);
@@ -45,7 +49,31 @@ void ts_start(test_server *s)
     close(out[0]);
     s->port = atoi(buf);
     ck_assert_msg(s->port > 0, "test server did not start");
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+    snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d",
+             cert ? "https" : "http", s->port);
+}
+
+void ts_start(test_server *s)
+{
+    start(s, NULL, NULL);
+}
+
+void ts_start_tls(test_server *s, const char *cert, const char *key)
+{
+    start(s, cert, key);
+}
+
+void tls_files(const char *dir, char *cert, char *key, size_t len)
+{
+    char cmd[2048];
+    snprintf(cert, len, "%s/cert.pem", dir);
+    snprintf(key, len, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
+             "/CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
+             "-keyout %s -out %s 2>/dev/null",
+             key, cert);
+    ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
 }
 
 void ts_stop(test_server *s)

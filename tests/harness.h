@@ -14,6 +14,11 @@ typedef struct test_server {
 } test_server;
 
 void ts_start(test_server *s);
+/* The same over HTTPS with cert/key (see tls_files); base is https://. */
+void ts_start_tls(test_server *s, const char *cert, const char *key);
+/* A self-signed certificate for 127.0.0.1 and localhost, made with the
+   openssl command in dir: dir/cert.pem, dir/key.pem. */
+void tls_files(const char *dir, char *cert, char *key, size_t len);
 void ts_stop(test_server *s);
 /* base + path into a static rotating buffer (valid for 64 calls). */
 const char *ts_url(const test_server *s, const char *fmt, ...)

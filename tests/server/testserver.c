@@ -18,8 +18,10 @@
  *   /echo            200, "METHOD\n" then the request body
  *   /chunked/N       200, N bytes ('a' + i % 26) sent chunked in 1000-byte
  *                    pieces, without Content-Length
+ *   /drip/N          200, N chunks of 100 bytes, one every 50 ms (bytes as
+ *                    /bytes/N*100)
  *   /multi           200 with two X-Multi headers, "a" and "b"
- *   /cookie/set?N=V  200 with Set-Cookie: N=V
+ *   /cookie/set?C    200 with Set-Cookie: C (C URL-decoded)
  *   /stats           "inflight I max M total T\n" (requests being answered)
  *   /reset           zero max and total
  */
@@ -66,16 +68,24 @@ static void reply_text(struct evhttp_request *req, int code, const char *text)
     evbuffer_free(b);
 }
 
-static void fill(struct evbuffer *b, long n)
+/* Body bytes from offset `from` on: byte i is 'a' + i % 26. */
+static void fill_from(struct evbuffer *b, long from, long n)
 {
     char chunk[26 * 64];
     for (size_t i = 0; i < sizeof chunk; i++)
         chunk[i] = (char)('a' + i % 26);
+    from %= 26;
     while (n > 0) {
-        long k = n < (long)sizeof chunk ? n : (long)sizeof chunk;
-        evbuffer_add(b, chunk, (size_t)k);
+        long k = n < (long)sizeof chunk - from ? n : (long)sizeof chunk - from;
+        evbuffer_add(b, chunk + from, (size_t)k);
         n -= k;
+        from = 0;
     }
+}
+
+static void fill(struct evbuffer *b, long n)
+{
+    fill_from(b, 0, n);
 }
 
 struct delayed {
@@ -104,6 +114,41 @@ static void on_delay(evutil_socket_t fd, short ev, void *arg)
     snprintf(text, sizeof text, "delay %ld\n", d->ms);
     reply_text(d->req, 200, text);
     delayed_free(d);
+}
+
+struct drip {
+    struct evhttp_request *req;
+    struct event *ev;
+    long left, sent;
+    TAILQ_ENTRY(drip) link;
+};
+static TAILQ_HEAD(, drip) drip_list = TAILQ_HEAD_INITIALIZER(drip_list);
+
+static void drip_free(struct drip *d)
+{
+    TAILQ_REMOVE(&drip_list, d, link);
+    event_free(d->ev);
+    free(d);
+}
+
+static void on_drip(evutil_socket_t fd, short ev, void *arg)
+{
+    struct drip *d = arg;
+    struct timeval tv = {0, 50 * 1000};
+    (void)fd;
+    (void)ev;
+    if (d->left-- > 0) {
+        struct evbuffer *b = evbuffer_new();
+        fill_from(b, d->sent, 100);
+        d->sent += 100;
+        evhttp_send_reply_chunk(d->req, b); /* a no-op if the client left */
+        evbuffer_free(b);
+        evtimer_add(d->ev, &tv);
+        return;
+    }
+    inflight--;
+    evhttp_send_reply_end(d->req); /* frees the request if the client left */
+    drip_free(d);
 }
 
 static int number_after(const char *path, const char *prefix, long *n)
@@ -180,8 +225,9 @@ static void handle(struct evhttp_request *req, void *arg)
         evhttp_send_reply_end(req); /* closes after n of 2n bytes */
         evbuffer_free(b);
     } else if (!strcmp(uri, "/echo")) {
-        static const char *names[] = {"GET", "POST", "HEAD", "PUT", "DELETE",
-                                      "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+        static const char *names[] = {"GET",   "POST",    "HEAD",
+                                      "PUT",   "DELETE",  "OPTIONS",
+                                      "TRACE", "CONNECT", "PATCH"};
         enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
         const char *m = "OTHER";
         for (int i = 0; i < 9; i++)
@@ -196,18 +242,28 @@ static void handle(struct evhttp_request *req, void *arg)
         struct evbuffer *b = evbuffer_new();
         evhttp_send_reply_start(req, 200, "OK");
         for (long sent = 0; sent < n; sent += 1000) {
-            fill(b, n - sent < 1000 ? n - sent : 1000);
+            fill_from(b, sent, n - sent < 1000 ? n - sent : 1000);
             evhttp_send_reply_chunk(req, b); /* drains b */
         }
         inflight--;
         evhttp_send_reply_end(req);
         evbuffer_free(b);
+    } else if (number_after(uri, "/drip/", &n)) {
+        struct drip *d = calloc(1, sizeof *d);
+        d->req = req;
+        d->left = n;
+        d->ev = evtimer_new(base, on_drip, d);
+        TAILQ_INSERT_TAIL(&drip_list, d, link);
+        evhttp_send_reply_start(req, 200, "OK");
+        on_drip(-1, 0, d);
     } else if (!strcmp(uri, "/multi")) {
         evhttp_add_header(out, "X-Multi", "a");
         evhttp_add_header(out, "X-Multi", "b");
         reply_text(req, 200, "multi\n");
     } else if (!strncmp(uri, "/cookie/set?", 12)) {
-        evhttp_add_header(out, "Set-Cookie", uri + 12);
+        char *cookie = evhttp_decode_uri(uri + 12);
+        evhttp_add_header(out, "Set-Cookie", cookie);
+        free(cookie);
         reply_text(req, 200, "cookie set\n");
     } else if (!strcmp(uri, "/headers")) {
         struct evbuffer *b = evbuffer_new();
@@ -236,9 +292,8 @@ static void handle(struct evhttp_request *req, void *arg)
 /* HTTPS: every accepted connection gets an OpenSSL bufferevent. */
 static struct bufferevent *tls_bev(struct event_base *b, void *ctx)
 {
-    return bufferevent_openssl_socket_new(b, -1, SSL_new(ctx),
-                                          BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE);
+    return bufferevent_openssl_socket_new(
+        b, -1, SSL_new(ctx), BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
 static SSL_CTX *tls_context(const char *cert, const char *key)
@@ -318,6 +373,8 @@ int main(int argc, char **argv)
     event_base_dispatch(base);
     while (!TAILQ_EMPTY(&delayed_list)) /* never answered: we are leaving */
         delayed_free(TAILQ_FIRST(&delayed_list));
+    while (!TAILQ_EMPTY(&drip_list))
+        drip_free(TAILQ_FIRST(&drip_list));
     event_free(in);
     event_free(timer);
     evhttp_free(http);
