@@ -338,6 +338,109 @@ START_TEST(usage_errors_exit_2)
 }
 END_TEST
 
+START_TEST(as_completed_order)
+{
+    run_result r;
+    RUN(&r, NULL, "--as-completed", ts_url(&srv, "/delay/300"),
+        ts_url(&srv, "/delay/10"), ts_url(&srv, "/delay/150"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "delay 10\ndelay 150\ndelay 300\n");
+    run_free(&r);
+    RUN(&r, NULL, "--as-completed", "--jsonl", ts_url(&srv, "/delay/200"),
+        "http://127.0.0.1:1/");
+    ck_assert_int_eq(r.status, 1);
+    char *second = strchr(r.out, '\n') + 1; /* the refused one came first */
+    ck_assert(strncmp(r.out, "{\"index\":2,", 11) == 0);
+    ck_assert(strncmp(second, "{\"index\":1,", 11) == 0);
+    run_free(&r);
+    /* the deadline in completion order too */
+    RUN(&r, NULL, "--as-completed", "-T", "0.3", ts_url(&srv, "/delay/3000"),
+        ts_url(&srv, "/bytes/2"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "ab");
+    ck_assert_ptr_nonnull(strstr(r.err, "[1] "));
+    ck_assert_ptr_nonnull(strstr(r.err, "deadline of 0.3 s reached"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(methods_and_data)
+{
+    run_result r;
+    RUN(&r, NULL, "-d", "a=1", ts_url(&srv, "/echo"), ts_url(&srv, "/echo"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "POST\na=1POST\na=1"); /* -d means POST */
+    run_free(&r);
+    RUN(&r, NULL, "-X", "PUT", "--data", "x", ts_url(&srv, "/echo"));
+    ck_assert_str_eq(r.out, "PUT\nx");
+    run_free(&r);
+    RUN(&r, NULL, "--request", "DELETE", ts_url(&srv, "/echo"));
+    ck_assert_str_eq(r.out, "DELETE\n");
+    run_free(&r);
+    char path[] = "/tmp/fetchall-data-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_eq(write(fd, "from\nfile", 9), 9);
+    close(fd);
+    char at[64];
+    snprintf(at, sizeof at, "@%s", path);
+    RUN(&r, NULL, "-X", "PATCH", "-d", at, ts_url(&srv, "/echo"));
+    ck_assert_str_eq(r.out, "PATCH\nfrom\nfile");
+    run_free(&r);
+    unlink(path);
+    RUN(&r, NULL, "-d", "@/nonexistent/body", ts_url(&srv, "/echo"));
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/body"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(max_filesize_and_proxy)
+{
+    run_result r;
+    RUN(&r, NULL, "--max-filesize", "1000", ts_url(&srv, "/bytes/999"),
+        ts_url(&srv, "/chunked/5000"), ts_url(&srv, "/bytes/1001"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(r.out_len, 999);
+    ck_assert_uint_eq(count_str(r.err, "body larger than 1000 bytes"), 2);
+    run_free(&r);
+    /* the test server answers a proxy request with the URL it was given */
+    RUN(&r, NULL, "-x", srv.base, "http://example.invalid/page");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "proxied http://example.invalid/page\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(tls_options)
+{
+    char dir[] = "/tmp/fetchall-tls-XXXXXX", cert[128], key[128];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tls_files(dir, cert, key, sizeof cert);
+    test_server tls;
+    ts_start_tls(&tls, cert, key);
+    run_result r;
+    RUN(&r, NULL, ts_url(&tls, "/bytes/3"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "certificate"));
+    run_free(&r);
+    RUN(&r, NULL, "--cacert", cert, ts_url(&tls, "/bytes/3"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "abc");
+    run_free(&r);
+    RUN(&r, NULL, "-k", ts_url(&tls, "/bytes/3"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "abc");
+    run_free(&r);
+    RUN(&r, NULL, "--insecure", "--compressed", ts_url(&tls, "/bytes/2"));
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    ts_stop(&tls);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("fetchall");
@@ -354,6 +457,10 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, headers_user_agent_redirects);
     tcase_add_test(tc, concurrency_and_per_host_options);
     tcase_add_test(tc, usage_errors_exit_2);
+    tcase_add_test(tc, as_completed_order);
+    tcase_add_test(tc, methods_and_data);
+    tcase_add_test(tc, max_filesize_and_proxy);
+    tcase_add_test(tc, tls_options);
     suite_add_tcase(s, tc);
     return s;
 }

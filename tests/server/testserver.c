@@ -22,6 +22,7 @@
  *                    /bytes/N*100)
  *   /multi           200 with two X-Multi headers, "a" and "b"
  *   /cookie/set?C    200 with Set-Cookie: C (C URL-decoded)
+ *   http://...       (a proxy's absolute-form request) 200, "proxied URL\n"
  *   /stats           "inflight I max M total T\n" (requests being answered)
  *   /reset           zero max and total
  */
@@ -172,7 +173,12 @@ static void handle(struct evhttp_request *req, void *arg)
     (void)arg;
 
     begin();
-    if (number_after(uri, "/bytes/", &n)) {
+    if (!strncmp(uri, "http://", 7)) {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "proxied %s\n", uri);
+        reply(req, 200, b);
+        evbuffer_free(b);
+    } else if (number_after(uri, "/bytes/", &n)) {
         struct evbuffer *b = evbuffer_new();
         fill(b, n);
         evhttp_add_header(out, "Content-Type", "application/octet-stream");
