@@ -377,10 +377,17 @@ int main(int argc, char **argv)
     timer = evtimer_new(base, on_lifetime, NULL);
     evtimer_add(timer, &life);
     event_base_dispatch(base);
-    while (!TAILQ_EMPTY(&delayed_list)) /* never answered: we are leaving */
-        delayed_free(TAILQ_FIRST(&delayed_list));
-    while (!TAILQ_EMPTY(&drip_list))
-        drip_free(TAILQ_FIRST(&drip_list));
+    /* answer what is left, so that evhttp frees every request */
+    while (!TAILQ_EMPTY(&delayed_list)) {
+        struct delayed *d = TAILQ_FIRST(&delayed_list);
+        evhttp_send_reply(d->req, 503, "Leaving", NULL);
+        delayed_free(d);
+    }
+    while (!TAILQ_EMPTY(&drip_list)) {
+        struct drip *d = TAILQ_FIRST(&drip_list);
+        evhttp_send_reply_end(d->req);
+        drip_free(d);
+    }
     event_free(in);
     event_free(timer);
     evhttp_free(http);
