@@ -177,15 +177,15 @@ START_TEST(callbacks_run_exactly_once_in_every_outcome)
     snprintf(connecting_url, sizeof connecting_url, "https://127.0.0.1:%d/",
              port);
     memset(calls, 0, sizeof calls);
-    fetch_options o;
-    fetch_options_init(&o);
-    o.max_concurrency = 5;
-    o.timeout = 2;
-    fetch_client *c = fetch_client_new(&o, NULL, NULL);
+    fetch_client *c = new_client(5);
     fetch_task *t[8];
+    fetch_request slow; /* only this one has a timeout */
+    fetch_request_init(&slow);
+    slow.url = ts_url(&srv, "/delay/5000");
+    slow.timeout = 0.5;
     t[0] = fetch_get(c, ts_url(&srv, "/bytes/10"), count_cb, (void *)0);
     t[1] = fetch_get(c, "http://127.0.0.1:1/", count_cb, (void *)1);
-    t[2] = fetch_get(c, ts_url(&srv, "/delay/5000"), count_cb, (void *)2);
+    t[2] = fetch_submit(c, &slow, count_cb, (void *)2);
     t[3] = fetch_get(c, connecting_url, count_cb, (void *)3);
     t[4] = mid_body =
         fetch_get(c, ts_url(&srv, "/drip/40"), count_cb, (void *)4);
