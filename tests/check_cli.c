@@ -11,7 +11,6 @@
 
 #include "harness.h"
 
-static test_server srv;
 static const char *fetchall;
 
 static void setup(void)
@@ -19,12 +18,7 @@ static void setup(void)
     fetchall = getenv("FETCHALL");
     if (!fetchall)
         fetchall = "src/fetchall/fetchall";
-    ts_start(&srv);
-}
-
-static void teardown(void)
-{
-    ts_stop(&srv);
+    srv_setup();
 }
 
 #define RUN(r, input, ...)                                                     \
@@ -445,7 +439,7 @@ static Suite *cli_suite(void)
 {
     Suite *s = suite_create("fetchall");
     TCase *tc = tcase_create("cli");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, srv_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bodies_in_request_order);
     tcase_add_test(tc, failures_are_per_request);

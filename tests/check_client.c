@@ -9,41 +9,6 @@
 #include "harness.h"
 #include "libfetch.h"
 
-static test_server srv;
-
-static void setup(void)
-{
-    ts_start(&srv);
-}
-
-static void teardown(void)
-{
-    ts_stop(&srv);
-}
-
-static fetch_client *client_with(int concurrency, int per_host, double timeout)
-{
-    fetch_options o;
-    fetch_options_init(&o);
-    o.max_concurrency = concurrency;
-    o.max_per_host = per_host;
-    o.timeout = timeout;
-    int err = -1;
-    fetch_client *c = fetch_client_new(&o, NULL, &err);
-    ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(err, FETCH_OK);
-    return c;
-}
-
-/* Nothing queued or running is left behind by a test. */
-static void assert_idle(fetch_client *c)
-{
-    fetch_stats st;
-    fetch_client_get_stats(c, &st);
-    ck_assert_uint_eq(st.queued, 0);
-    ck_assert_uint_eq(st.running, 0);
-}
-
 static void free_all(fetch_task **tasks, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -544,7 +509,7 @@ static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, srv_setup, srv_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gather_keeps_request_order);
     tcase_add_test(tc, many_requests_respect_concurrency);

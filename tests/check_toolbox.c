@@ -10,54 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "libfetch.h"
 
-static test_server srv;
-
-static void setup(void)
-{
-    ts_start(&srv);
-}
-
-static void teardown(void)
-{
-    ts_stop(&srv);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static fetch_client *new_client(int concurrency)
-{
-    fetch_options o;
-    fetch_options_init(&o);
-    o.max_concurrency = concurrency;
-    fetch_client *c = fetch_client_new(&o, NULL, NULL);
-    ck_assert_ptr_nonnull(c);
-    return c;
-}
-
-static void assert_idle(fetch_client *c)
-{
-    fetch_stats st;
-    fetch_client_get_stats(c, &st);
-    ck_assert_uint_eq(st.queued, 0);
-    ck_assert_uint_eq(st.running, 0);
-}
-
 /* ---- as_completed ---- */
 
 START_TEST(as_completed_hands_back_in_completion_order)
 {
-    fetch_client *c = new_client(10);
+    fetch_client *c = client_with(10, 0, 0);
     const int delays[] = {300, 10, 150};
     for (long i = 0; i < 3; i++)
         fetch_get(c, ts_url(&srv, "/delay/%d", delays[i]), NULL, (void *)i);
@@ -80,7 +42,7 @@ END_TEST
 
 START_TEST(as_completed_timeout_cancels_nothing)
 {
-    fetch_client *c = new_client(10);
+    fetch_client *c = client_with(10, 0, 0);
     fetch_task *slow = fetch_get(c, ts_url(&srv, "/delay/400"), NULL, NULL);
     int err;
     ck_assert_ptr_null(fetch_as_completed(c, 0.1, &err));
@@ -99,7 +61,7 @@ START_TEST(as_completed_producer_consumer)
 {
     /* a work queue: each finished page submits the next, like workers fed
        by an asyncio.Queue; 20 pages through 3 slots */
-    fetch_client *c = new_client(3);
+    fetch_client *c = client_with(3, 0, 0);
     int submitted = 0, consumed = 0, err;
     for (; submitted < 3; submitted++)
         fetch_get(c, ts_url(&srv, "/bytes/%d", submitted + 1), NULL, NULL);
@@ -122,7 +84,7 @@ END_TEST
 
 START_TEST(freed_tasks_leave_the_completed_queue)
 {
-    fetch_client *c = new_client(10);
+    fetch_client *c = client_with(10, 0, 0);
     fetch_task *a = fetch_get(c, ts_url(&srv, "/bytes/1"), NULL, NULL);
     fetch_task *b = fetch_get(c, ts_url(&srv, "/bytes/2"), NULL, NULL);
     fetch_task *both[] = {a, b};
@@ -177,7 +139,7 @@ START_TEST(callbacks_run_exactly_once_in_every_outcome)
     snprintf(connecting_url, sizeof connecting_url, "https://127.0.0.1:%d/",
              port);
     memset(calls, 0, sizeof calls);
-    fetch_client *c = new_client(5);
+    fetch_client *c = client_with(5, 0, 0);
     fetch_task *t[8];
     fetch_request slow; /* only this one has a timeout */
     fetch_request_init(&slow);
@@ -230,7 +192,7 @@ END_TEST
 
 START_TEST(cancel_all_ends_every_unfinished_task)
 {
-    fetch_client *c = new_client(2);
+    fetch_client *c = client_with(2, 0, 0);
     fetch_task *t[5];
     memset(calls, 0, sizeof calls);
     for (long i = 0; i < 5; i++)
@@ -254,19 +216,19 @@ END_TEST
 
 START_TEST(gather_fail_fast_cancels_the_rest)
 {
-    fetch_client *c = new_client(10);
+    fetch_client *c = client_with(10, 0, 0);
     fetch_task *t[4];
     t[0] = fetch_get(c, ts_url(&srv, "/delay/3000"), NULL, NULL);
     t[1] = fetch_get(c, ts_url(&srv, "/bytes/5"), NULL, NULL);
     t[2] = fetch_get(c, "http://127.0.0.1:1/", NULL, NULL); /* fails fast */
     t[3] = fetch_get(c, ts_url(&srv, "/delay/3000?b"), NULL, NULL);
-    double start = now();
+    double start = now_s();
     int failed = fetch_gather(c, t, 4, 0, FETCH_GATHER_FAIL_FAST);
     /* t[1] may or may not have finished before t[2] failed */
     int fast = fetch_task_response(t[1])->error;
     ck_assert(fast == FETCH_OK || fast == FETCH_E_CANCELLED);
     ck_assert_int_eq(failed, 3 + (fast != FETCH_OK));
-    ck_assert_double_lt(now() - start, 2.5); /* did not wait for the slow */
+    ck_assert_double_lt(now_s() - start, 2.5); /* did not wait for the slow */
     ck_assert_int_eq(fetch_task_response(t[0])->error, FETCH_E_CANCELLED);
     ck_assert_int_eq(fetch_task_response(t[2])->error, FETCH_E_CONNECT);
     ck_assert_int_eq(fetch_task_response(t[3])->error, FETCH_E_CANCELLED);
@@ -281,14 +243,14 @@ END_TEST
 
 START_TEST(wait_for_counts_from_the_call)
 {
-    fetch_client *c = new_client(10);
+    fetch_client *c = client_with(10, 0, 0);
     fetch_task *a = fetch_get(c, ts_url(&srv, "/delay/300"), NULL, NULL);
     fetch_task *b = fetch_get(c, ts_url(&srv, "/delay/700"), NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(a, FETCH_WAIT_FOREVER), FETCH_OK);
     /* b has run 0.3 s; a 0.25 s wait from now ends before its 0.7 s */
-    double start = now();
+    double start = now_s();
     ck_assert_int_eq(fetch_wait_for(b, 0.25), FETCH_E_TIMEOUT);
-    double waited = now() - start;
+    double waited = now_s() - start;
     ck_assert_double_ge(waited, 0.24);
     ck_assert_double_lt(waited, 0.35);
     fetch_task_free(a);
@@ -309,7 +271,7 @@ static fetch_task *submit_wait(fetch_client *c, const fetch_request *r)
 
 START_TEST(methods_and_bodies)
 {
-    fetch_client *c = new_client(4);
+    fetch_client *c = client_with(4, 0, 0);
     fetch_request r;
     const char *methods[] = {"POST", "PUT", "PATCH", "DELETE"};
     for (int i = 0; i < 4; i++) {
@@ -413,7 +375,7 @@ END_TEST
 
 START_TEST(max_body_size_stops_the_transfer)
 {
-    fetch_client *c = new_client(4);
+    fetch_client *c = client_with(4, 0, 0);
     fetch_request r;
     const char *paths[] = {"/bytes/50000", "/chunked/50000"};
     for (int i = 0; i < 2; i++) { /* with and without Content-Length */
@@ -455,7 +417,7 @@ static int on_chunk(fetch_task *t, const char *data, size_t len, void *arg)
 
 START_TEST(data_callback_streams_and_can_stop)
 {
-    fetch_client *c = new_client(4);
+    fetch_client *c = client_with(4, 0, 0);
     struct chunks ch = {0};
     fetch_request r;
     fetch_request_init(&r);
@@ -475,13 +437,13 @@ START_TEST(data_callback_streams_and_can_stop)
     struct chunks stop = {.stop_after = 2};
     r.url = ts_url(&srv, "/drip/40");
     r.data_arg = &stop;
-    double start = now();
+    double start = now_s();
     t = submit_wait(c, &r);
     ck_assert_int_eq(fetch_task_response(t)->error, FETCH_E_CANCELLED);
     ck_assert_ptr_nonnull(strstr(fetch_task_response(t)->message,
                                  "stopped by the data callback"));
     ck_assert_uint_eq(stop.n, 2);
-    ck_assert_double_lt(now() - start, 1.5); /* not the 2 s of the drip */
+    ck_assert_double_lt(now_s() - start, 1.5); /* not the 2 s of the drip */
     fetch_task_free(t);
     assert_idle(c);
     fetch_client_free(c);
@@ -493,7 +455,7 @@ START_TEST(file_sinks)
     char path[] = "/tmp/fetch-sink-XXXXXX", path2[64];
     int fd = mkstemp(path);
     snprintf(path2, sizeof path2, "%s.b", path);
-    fetch_client *c = new_client(4);
+    fetch_client *c = client_with(4, 0, 0);
     fetch_request r;
     fetch_request_init(&r);
     r.url = ts_url(&srv, "/chunked/123456");
@@ -539,7 +501,7 @@ END_TEST
 
 START_TEST(response_headers)
 {
-    fetch_client *c = new_client(4);
+    fetch_client *c = client_with(4, 0, 0);
     fetch_task *t = fetch_get(c, ts_url(&srv, "/multi"), NULL, NULL);
     ck_assert_ptr_null(fetch_task_header(t, "X-Multi", 0)); /* not done */
     fetch_wait_for(t, 10);
@@ -716,7 +678,7 @@ static Suite *toolbox_suite(void)
 {
     Suite *s = suite_create("toolbox");
     TCase *tc = tcase_create("toolbox");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, srv_setup, srv_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, as_completed_hands_back_in_completion_order);
     tcase_add_test(tc, as_completed_timeout_cancels_nothing);

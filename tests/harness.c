@@ -8,9 +8,52 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "libfetch.h"
+
+test_server srv;
+
+void srv_setup(void)
+{
+    ts_start(&srv);
+}
+
+void srv_teardown(void)
+{
+    ts_stop(&srv);
+}
+
+double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+fetch_client *client_with(int concurrency, int per_host, double timeout)
+{
+    fetch_options o;
+    fetch_options_init(&o);
+    o.max_concurrency = concurrency;
+    o.max_per_host = per_host;
+    o.timeout = timeout;
+    int err = -1;
+    fetch_client *c = fetch_client_new(&o, NULL, &err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(err, FETCH_OK);
+    return c;
+}
+
+void assert_idle(fetch_client *c)
+{
+    fetch_stats st;
+    fetch_client_get_stats(c, &st);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.running, 0);
+}
 
 static const char *env_or(const char *name, const char *fallback)
 {

@@ -27,6 +27,14 @@ const char *ts_url(const test_server *s, const char *fmt, ...)
 void ts_stats(const test_server *s, long *inflight, long *max, long *total);
 void ts_reset(const test_server *s);
 
+/* The fixture every suite uses: one server per test, in `srv`. */
+extern test_server srv;
+void srv_setup(void);
+void srv_teardown(void);
+
+/* Monotonic seconds. */
+double now_s(void);
+
 /* A command's outcome. */
 typedef struct run_result {
     int status; /* exit status, or 128 + signal */
@@ -43,5 +51,12 @@ void run_free(run_result *r);
 char *expected_bytes(size_t n);
 /* Count occurrences of needle in haystack. */
 size_t count_str(const char *haystack, const char *needle);
+
+/* libfetch helpers for the library suites. */
+struct fetch_client;
+/* A client with these limits (timeout in seconds, 0 = none); asserts. */
+struct fetch_client *client_with(int concurrency, int per_host, double timeout);
+/* Nothing queued or running is left behind. */
+void assert_idle(struct fetch_client *c);
 
 #endif
