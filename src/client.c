@@ -24,6 +24,16 @@ void fetch_options_init(fetch_options *o)
     o->cookies = 1;
 }
 
+/* curl_slist_append, keeping the list whole when it fails */
+int fetch__slist_append(struct curl_slist **list, const char *s)
+{
+    struct curl_slist *l = curl_slist_append(*list, s);
+    if (!l)
+        return -1;
+    *list = l;
+    return 0;
+}
+
 static int copy_options(fetch_client *c, const fetch_options *o)
 {
     /* every string option, copied so the caller may free its own */
@@ -46,12 +56,9 @@ static int copy_options(fetch_client *c, const fetch_options *o)
     if (o->trace)
         c->trace = *o->trace;
     c->opts.trace = o->trace ? &c->trace : NULL;
-    for (size_t i = 0; i < o->n_headers; i++) {
-        struct curl_slist *l = curl_slist_append(c->headers, o->headers[i]);
-        if (!l)
+    for (size_t i = 0; i < o->n_headers; i++)
+        if (fetch__slist_append(&c->headers, o->headers[i]) != 0)
             return FETCH_E_NOMEM;
-        c->headers = l;
-    }
     if (o->cookies) {
         if (!(c->share = curl_share_init()))
             return FETCH_E_NOMEM;

@@ -26,22 +26,6 @@ struct fetch__handle {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* What a fetch_submit() request changes; NULL for a plain fetch_get(). */
-struct fetch__req {
-    char *method;
-    char *body;
-    size_t body_len;
-    struct curl_slist *headers; /* client's headers, then the request's */
-    double timeout;
-    int follow_redirects;
-    size_t max_body_size;
-    int fail_on_http_error;
-    fetch_data_cb on_data;
-    void *data_arg;
-    int sink_fd;     /* the caller's, or ours once sink_path is opened */
-    char *sink_path; /* we open and close it */
-};
-
 struct fetch__header {
     const char *name, *value;
 };
@@ -61,7 +45,10 @@ struct fetch_task {
     int stop; /* why on_body stopped the transfer, or 0 */
     int sink_errno;
     size_t max_body_size; /* in force for this transfer; 0 = none */
-    struct fetch__req *req;
+    /* a fetch_submit() request, copied, with "the client's" values resolved
+       and its strings owned; NULL for a plain fetch_get() */
+    fetch_request *req;
+    struct curl_slist *req_headers; /* the client's, then the request's */
     struct fetch__host *host; /* per-host accounting; NULL when unlimited */
     char *url;                /* as submitted */
     char *curl_url;           /* normalised by curl_url(), given to libcurl */
@@ -150,6 +137,7 @@ void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
 void fetch__task_complete(fetch_task *t, CURLcode cc);
 
 /* client.c */
+int fetch__slist_append(struct curl_slist **list, const char *s);
 size_t fetch__client_admit(fetch_client *c);
 void fetch__client_kick(fetch_client *c);
 struct fetch__host *fetch__client_host(fetch_client *c, const char *key);

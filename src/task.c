@@ -35,7 +35,7 @@ static int sink_write(int fd, const char *p, size_t len)
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     fetch_task *t = arg;
-    struct fetch__req *r = t->req;
+    fetch_request *r = t->req;
     size_t len = size * n;
 
     t->resp.bytes += len;
@@ -187,14 +187,13 @@ void fetch_request_init(fetch_request *r)
     r->sink_fd = -1;
 }
 
-static void req_free(struct fetch__req *r)
+static void req_free(fetch_request *r)
 {
     if (!r)
         return;
-    free(r->method);
-    free(r->body);
-    curl_slist_free_all(r->headers);
-    free(r->sink_path);
+    free((char *)r->method);
+    free((void *)r->body);
+    free((char *)r->sink_path);
     free(r);
 }
 
@@ -209,44 +208,47 @@ static int header_named(const fetch_request *in, const char *header)
     return 0;
 }
 
-/* Copy a request, resolving "the client's" values now. */
-static struct fetch__req *req_copy(fetch_client *c, const fetch_request *in)
+/* Copy a request into t, resolving "the client's" values now. */
+static int req_copy(fetch_task *t, fetch_client *c, const fetch_request *in)
 {
     const fetch_options *o = &c->opts;
-    struct fetch__req *r = calloc(1, sizeof *r);
+    fetch_request *r = calloc(1, sizeof *r);
+    char *body;
     if (!r)
-        return NULL;
-    r->timeout = in->timeout >= 0 ? in->timeout : o->timeout;
-    r->follow_redirects =
-        in->follow_redirects >= 0 ? in->follow_redirects : o->follow_redirects;
-    r->max_body_size = in->max_body_size ? in->max_body_size : o->max_body_size;
-    r->fail_on_http_error = in->fail_on_http_error >= 0 ? in->fail_on_http_error
-                                                        : o->fail_on_http_error;
-    r->on_data = in->on_data;
-    r->data_arg = in->data_arg;
-    r->sink_fd = in->sink_fd;
+        return -1;
+    t->req = r;
+    *r = *in;
+    r->url = NULL; /* t->url */
+    r->headers = NULL;
+    r->n_headers = 0;
+    r->method = r->sink_path = NULL;
+    r->body = NULL;
+    if (r->timeout < 0)
+        r->timeout = o->timeout;
+    if (r->follow_redirects < 0)
+        r->follow_redirects = o->follow_redirects;
+    if (!r->max_body_size)
+        r->max_body_size = o->max_body_size;
+    if (r->fail_on_http_error < 0)
+        r->fail_on_http_error = o->fail_on_http_error;
     if ((in->method && !(r->method = strdup(in->method))) ||
         (in->sink_path && !(r->sink_path = strdup(in->sink_path))))
-        goto fail;
+        return -1;
     if (in->body) {
-        if (!(r->body = malloc(in->body_len ? in->body_len : 1)))
-            goto fail;
-        memcpy(r->body, in->body, in->body_len);
-        r->body_len = in->body_len;
+        if (!(body = malloc(in->body_len ? in->body_len : 1)))
+            return -1;
+        memcpy(body, in->body, in->body_len);
+        r->body = body;
     }
     /* the client's headers, less those the request names again */
-    const struct curl_slist *l;
-    for (l = c->headers; l; l = l->next)
+    for (const struct curl_slist *l = c->headers; l; l = l->next)
         if (!header_named(in, l->data) &&
-            !(r->headers = curl_slist_append(r->headers, l->data)))
-            goto fail;
+            fetch__slist_append(&t->req_headers, l->data) != 0)
+            return -1;
     for (size_t i = 0; i < in->n_headers; i++)
-        if (!(r->headers = curl_slist_append(r->headers, in->headers[i])))
-            goto fail;
-    return r;
-fail:
-    req_free(r);
-    return NULL;
+        if (fetch__slist_append(&t->req_headers, in->headers[i]) != 0)
+            return -1;
+    return 0;
 }
 
 static fetch_task *submit(fetch_client *c, const char *url,
@@ -263,7 +265,7 @@ static fetch_task *submit(fetch_client *c, const char *url,
     u = curl_url();
     if (!t || !u || !(t->url = strdup(url)))
         goto fail;
-    if (in && !(t->req = req_copy(c, in)))
+    if (in && req_copy(t, c, in) != 0)
         goto fail;
     code = check_url(t, u, detail, sizeof detail);
     if (code == FETCH_E_NOMEM)
@@ -302,6 +304,7 @@ fail:
         free(t->url);
         free(t->curl_url);
         req_free(t->req);
+        curl_slist_free_all(t->req_headers);
     }
     free(t);
     return NULL;
@@ -325,7 +328,7 @@ fetch_task *fetch_submit(fetch_client *c, const fetch_request *req,
 static void set_request_options(fetch_task *t, CURL *e)
 {
     const fetch_options *o = &t->client->opts;
-    struct fetch__req *r = t->req;
+    fetch_request *r = t->req;
     const char *m = r && r->method ? r->method : "GET";
 
     int has_body = r && r->body;
@@ -342,7 +345,7 @@ static void set_request_options(fetch_task *t, CURL *e)
     else if (strcasecmp(m, "POST") && (strcasecmp(m, "GET") || has_body))
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER,
-                     r ? r->headers : t->client->headers);
+                     r ? t->req_headers : t->client->headers);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
                      (long)(r ? r->follow_redirects : o->follow_redirects));
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
@@ -352,7 +355,7 @@ static void set_request_options(fetch_task *t, CURL *e)
 void fetch__task_start(fetch_task *t, struct fetch__handle *h)
 {
     fetch_client *c = t->client;
-    struct fetch__req *r = t->req;
+    fetch_request *r = t->req;
     t->state = FETCH__RUNNING;
     t->t_start = fetch__now();
     t->resp.time_queued = t->t_start - t->t_submit;
@@ -563,6 +566,7 @@ void fetch_task_free(fetch_task *t)
     if (t->body)
         evbuffer_free(t->body);
     req_free(t->req);
+    curl_slist_free_all(t->req_headers);
     free(t->url);
     free(t->curl_url);
     free(t->message);
