@@ -145,6 +145,11 @@ typedef struct fetch_options {
      *  no_proxy environment variables. */
     const char *proxy;
 
+    /** Keep each response's headers for fetch_task_header(). Default 1;
+     *  0 saves copying them (about a tenth of the CPU per small request)
+     *  for programs that never look. */
+    int keep_headers;
+
     /** Tracing hooks (aiohttp TraceConfig); see fetch_trace. Default
      *  NULL. The struct is copied. */
     const struct fetch_trace *trace;

@@ -22,6 +22,7 @@ void fetch_options_init(fetch_options *o)
     o->follow_redirects = 1;
     o->max_redirects = 10;
     o->cookies = 1;
+    o->keep_headers = 1;
 }
 
 /* curl_slist_append, keeping the list whole when it fails */

@@ -51,7 +51,6 @@ struct fetch_task {
     struct curl_slist *req_headers; /* the client's, then the request's */
     struct fetch__host *host; /* per-host accounting; NULL when unlimited */
     char *url;                /* as submitted */
-    char *curl_url;           /* normalised by curl_url(), given to libcurl */
     struct fetch__handle *h;  /* only while RUNNING */
     struct evbuffer *body;
     fetch_done_cb cb;

@@ -152,14 +152,7 @@ static int check_url(fetch_task *t, CURLU *u, char *detail, size_t len)
         snprintf(detail, len, "unsupported scheme \"%s\" (only http and https)",
                  s);
     curl_free(s);
-    if (!ok)
-        return FETCH_E_PROTOCOL;
-    if (curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
-        return FETCH_E_NOMEM;
-    if (strcmp(s, t->url))
-        t->curl_url = strdup(s);
-    curl_free(s);
-    return FETCH_OK;
+    return ok ? FETCH_OK : FETCH_E_PROTOCOL;
 }
 
 /* "scheme://host:port", the unit max_per_host counts (as aiohttp does). */
@@ -302,7 +295,6 @@ fail:
     curl_url_cleanup(u);
     if (t) {
         free(t->url);
-        free(t->curl_url);
         req_free(t->req);
         curl_slist_free_all(t->req_headers);
     }
@@ -384,7 +376,7 @@ void fetch__task_start(fetch_task *t, struct fetch__handle *h)
         set_request_options(t, e);
         h->dirty = r != NULL;
     }
-    curl_easy_setopt(e, CURLOPT_URL, t->curl_url ? t->curl_url : t->url);
+    curl_easy_setopt(e, CURLOPT_URL, t->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     if (c->trace.on_first_byte)
@@ -457,7 +449,7 @@ void fetch__task_complete(fetch_task *t, CURLcode cc)
     t->resp.time_connect = info_time(e, CURLINFO_CONNECT_TIME_T);
     t->resp.time_tls = info_time(e, CURLINFO_APPCONNECT_TIME_T);
     t->resp.time_first_byte = info_time(e, CURLINFO_STARTTRANSFER_TIME_T);
-    if (t->resp.status)
+    if (t->resp.status && t->client->opts.keep_headers)
         keep_headers(t, e);
     if (t->stop == STOP_TOO_LARGE || cc == CURLE_FILESIZE_EXCEEDED) {
         code = FETCH_E_TOO_LARGE;
@@ -568,7 +560,6 @@ void fetch_task_free(fetch_task *t)
     req_free(t->req);
     curl_slist_free_all(t->req_headers);
     free(t->url);
-    free(t->curl_url);
     free(t->message);
     free(t->effective_url);
     free(t->content_type);

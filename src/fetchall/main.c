@@ -171,6 +171,7 @@ int main(int argc, char **argv)
     fetch_options_init(&cfg.fo);
     fetch_request_init(&cfg.req);
     cfg.fo.timeout = 30;
+    cfg.fo.keep_headers = 0; /* the command never reads them */
     while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:kqhV",
                             long_options, NULL)) != -1) {
         int bad = 0;
@@ -287,6 +288,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "fetchall: %s: %s\n", input_path, strerror(errno));
         return 2;
     }
+    /* bodies go out in big writes, not 4 KiB ones */
+    static char stdout_buf[1 << 16];
+    setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
     int status = run(&cfg, &in);
     input_close(&in);
     free(headers);

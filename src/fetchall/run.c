@@ -55,6 +55,7 @@ typedef struct runner {
     double end_at;       /* when the deadline passes */
     int deadline_passed; /* then every outstanding request was ended */
     int failed;
+    int plain; /* GET, no body, no -o: fetch_get() will do */
 } runner;
 
 static slot *submit_next(runner *r)
@@ -80,7 +81,10 @@ static slot *submit_next(runner *r)
         output_path(part, sizeof part, s->out, s->index, 1);
         req.sink_path = part;
     }
-    s->task = fetch_submit(r->client, &req, s->out->dir ? on_done : NULL, s);
+    /* a plain GET needs no request of its own to be copied */
+    s->task = r->plain ? fetch_get(r->client, url, NULL, s)
+                       : fetch_submit(r->client, &req,
+                                      s->out->dir ? on_done : NULL, s);
     if (!s->task) {
         fprintf(stderr, "fetchall: out of memory\n");
         exit(1);
@@ -195,6 +199,7 @@ int run(const config *cfg, input *in)
     if (r.window < 1024)
         r.window = 1024;
     r.end_at = now() + cfg->deadline;
+    r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir;
     if (cfg->as_completed)
         run_as_completed(&r);
     else
