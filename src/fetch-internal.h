@@ -41,6 +41,7 @@ struct fetch_task {
     int blocked;      /* QUEUED in host->blocked, not client->queue */
     int freeing;      /* inside fetch_task_free() */
     int in_completed; /* in client->completed */
+    int https;        /* scheme https: HTTP/2 may multiplex */
     int first_byte_seen;
     int stop; /* why on_body stopped the transfer, or 0 */
     int sink_errno;
@@ -114,6 +115,7 @@ struct fetch_client {
 
     size_t ntasks, queued, running, nsocks, finished, failures;
     unsigned long next_seq;
+    size_t idle; /* HTTP/1.1 connections likely idle in libcurl's cache */
     int closing; /* fetch_client_free() under way: no new work */
     int in_loop; /* inside fetch__loop_process: callbacks may not block */
 };

@@ -147,7 +147,8 @@ static int check_url(fetch_task *t, CURLU *u, char *detail, size_t len)
     }
     if (curl_url_get(u, CURLUPART_SCHEME, &s, 0) != CURLUE_OK)
         return FETCH_E_NOMEM;
-    int ok = !strcmp(s, "http") || !strcmp(s, "https");
+    t->https = !strcmp(s, "https");
+    int ok = t->https || !strcmp(s, "http");
     if (!ok)
         snprintf(detail, len, "unsupported scheme \"%s\" (only http and https)",
                  s);
@@ -377,6 +378,15 @@ void fetch__task_start(fetch_task *t, struct fetch__handle *h)
         h->dirty = r != NULL;
     }
     curl_easy_setopt(e, CURLOPT_URL, t->url);
+    /* HTTP/2: wait for the connection being set up and multiplex on it,
+       rather than open one per transfer. HTTP/1.1: 7.88 walks every
+       connection to the host looking for one to reuse, which a burst of
+       new connections turns quadratic; skip the walk when none can be
+       idle. (PIPEWAIT on http:// would stall, see LIBCURL-NOTES.) */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, (long)t->https);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, (long)(!t->https && !c->idle));
+    if (!t->https && c->idle)
+        c->idle--;
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     if (c->trace.on_first_byte)
@@ -451,6 +461,11 @@ void fetch__task_complete(fetch_task *t, CURLcode cc)
     t->resp.time_first_byte = info_time(e, CURLINFO_STARTTRANSFER_TIME_T);
     if (t->resp.status && t->client->opts.keep_headers)
         keep_headers(t, e);
+    long version = 0;
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+    if (cc == CURLE_OK && version < CURL_HTTP_VERSION_2_0 &&
+        t->client->idle < (size_t)t->client->opts.max_concurrency)
+        t->client->idle++; /* its connection is likely cached, idle */
     if (t->stop == STOP_TOO_LARGE || cc == CURLE_FILESIZE_EXCEEDED) {
         code = FETCH_E_TOO_LARGE;
         snprintf(buf, sizeof buf, "body larger than %zu bytes",

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,6 +129,30 @@ static int parse_seconds(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* Every request in flight holds a socket: raise the soft open-file limit to
+   the hard one, and keep -j within it (with room for files and the rest). */
+static void limit_concurrency(fetch_options *fo)
+{
+    struct rlimit rl;
+    const rlim_t spare = 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY ||
+        (rlim_t)fo->max_concurrency + spare <= rl.rlim_cur)
+        return;
+    int most = rl.rlim_cur > spare ? (int)(rl.rlim_cur - spare) : 1;
+    fprintf(stderr,
+            "fetchall: -j %d needs more open files than the limit of %lu; "
+            "using -j %d\n",
+            fo->max_concurrency, (unsigned long)rl.rlim_cur, most);
+    fo->max_concurrency = most;
 }
 
 /* -d DATA, or -d @FILE: the request body, read once. */
@@ -288,6 +313,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "fetchall: %s: %s\n", input_path, strerror(errno));
         return 2;
     }
+    limit_concurrency(&cfg.fo);
     /* bodies go out in big writes, not 4 KiB ones */
     static char stdout_buf[1 << 16];
     setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
