@@ -48,6 +48,7 @@ typedef struct config {
     output out;
     double deadline;  /* -T; 0 = none */
     int as_completed; /* --as-completed */
+    size_t threads;   /* --threads: event loops, each its own client */
 } config;
 
 /* Returns the exit status: 0, 1 (a request failed), 2 (no URLs). */

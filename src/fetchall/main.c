@@ -33,6 +33,7 @@ static const char usage_text[] =
     "  -t, --timeout SECONDS     per request, from its start (default 30)\n"
     "      --connect-timeout SECONDS  (default 10)\n"
     "  -T, --deadline SECONDS    end everything still running after SECONDS\n"
+    "      --threads N           event loops, one per core by default\n"
     "Requests:\n"
     "  -X, --request METHOD      GET, HEAD, POST, PUT, PATCH, DELETE ...\n"
     "  -d, --data DATA           request body (@FILE: read it from FILE)\n"
@@ -59,7 +60,8 @@ enum {
     OPT_AS_COMPLETED,
     OPT_FAIL,
     OPT_CACERT,
-    OPT_COMPRESSED
+    OPT_COMPRESSED,
+    OPT_THREADS
 };
 
 static const struct option long_options[] = {
@@ -83,6 +85,7 @@ static const struct option long_options[] = {
     {"compressed", no_argument, NULL, OPT_COMPRESSED},
     {"jsonl", no_argument, NULL, OPT_JSONL},
     {"as-completed", no_argument, NULL, OPT_AS_COMPLETED},
+    {"threads", required_argument, NULL, OPT_THREADS},
     {"fail", no_argument, NULL, OPT_FAIL},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -197,6 +200,8 @@ int main(int argc, char **argv)
     fetch_request_init(&cfg.req);
     cfg.fo.timeout = 30;
     cfg.fo.keep_headers = 0; /* the command never reads them */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg.threads = cores > 1 ? (size_t)(cores < 16 ? cores : 16) : 1;
     while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:kqhV",
                             long_options, NULL)) != -1) {
         int bad = 0;
@@ -268,6 +273,12 @@ int main(int argc, char **argv)
         case OPT_AS_COMPLETED:
             cfg.as_completed = 1;
             break;
+        case OPT_THREADS: {
+            int n;
+            bad = parse_int(optarg, 1, &n);
+            cfg.threads = (size_t)n;
+            break;
+        }
         case OPT_FAIL:
             cfg.fo.fail_on_http_error = 1;
             break;

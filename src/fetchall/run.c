@@ -1,24 +1,90 @@
 /*
- * The fetch loop: submit URLs as they are read, within a window, and write
- * each result in request order (default) or completion order
- * (--as-completed).
+ * The fetch loop. Worker threads each run their own event_base with their
+ * own client (libfetch's embedded mode: one client per thread); the main
+ * thread reads URLs, deals URL i to worker i % N, and writes each result in
+ * request order (default) or completion order (--as-completed). A written
+ * task goes back to its worker to be freed. Submission runs ahead of
+ * writing by a bounded window, so memory follows the window, not the input.
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "fetchall.h"
 
-/* One submitted request, until its result is written. */
+typedef struct worker worker;
+typedef struct runner runner;
+
+/* One request from the moment it is read until its worker frees it. */
 typedef struct slot {
-    fetch_task *task;
     size_t index; /* 1-based position in the input */
-    const output *out;
-    int file_failed;
+    char *url;
+    worker *w;
+    fetch_task *task;  /* written by the worker before done is set */
+    int done;          /* under runner.lock */
+    int file_failed;   /* -o: the body could not be named DIR/N */
+    struct slot *next; /* in an inbox, the completed list or a free list */
 } slot;
+
+typedef struct slot_list {
+    slot *head, *tail;
+} slot_list;
+
+struct worker {
+    runner *r;
+    pthread_t thread;
+    struct event_base *base;
+    fetch_client *client;
+    struct event *wake;
+    int pipe[2];      /* the main thread pokes the worker through it */
+    int poked;        /* under lock: a poke is pending */
+    slot_list inbox;  /* under lock: to submit */
+    slot_list freed;  /* under lock: written, to free */
+    int cancel, quit; /* under lock */
+};
+
+struct runner {
+    const config *cfg;
+    input *in;
+    worker *workers;
+    size_t nworkers;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int waiting;        /* under lock: the main thread is waiting */
+    size_t ready;       /* under lock: finished since it last woke */
+    size_t batch;       /* wake it when this many are ready */
+    slot_list finished; /* under lock: completion order (--as-completed) */
+    size_t submitted, outstanding, window;
+    int input_done;
+    double end_at;       /* when the deadline passes */
+    int deadline_passed; /* then every outstanding request was ended */
+    int failed;
+    int plain; /* GET, no body, no -o: fetch_get() will do */
+};
+
+static void push(slot_list *l, slot *s)
+{
+    s->next = NULL;
+    if (l->tail)
+        l->tail->next = s;
+    else
+        l->head = s;
+    l->tail = s;
+}
+
+static slot *take_all(slot_list *l)
+{
+    slot *s = l->head;
+    l->head = l->tail = NULL;
+    return s;
+}
 
 static double now(void)
 {
@@ -27,12 +93,10 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* With -o the body streamed to DIR/N.part; name it when it is complete. */
-static void on_done(fetch_task *task, void *arg)
+static void fatal(const char *what)
 {
-    slot *s = arg;
-    int ok = fetch_task_response(task)->error == FETCH_OK;
-    s->file_failed = output_file_done(s->out, s->index, ok) != 0;
+    fprintf(stderr, "fetchall: %s\n", what);
+    exit(1);
 }
 
 /* stdout went away (e.g. `| head`): end the way a pipeline expects. */
@@ -46,68 +110,200 @@ static void stdout_failed(void)
     exit(1);
 }
 
-typedef struct runner {
-    const config *cfg;
-    fetch_client *client;
-    input *in;
-    int input_done;
-    size_t submitted, outstanding, window;
-    double end_at;       /* when the deadline passes */
-    int deadline_passed; /* then every outstanding request was ended */
-    int failed;
-    int plain; /* GET, no body, no -o: fetch_get() will do */
-} runner;
+/* ---- worker threads ---- */
 
-static slot *submit_next(runner *r)
+/* Completion callback, in the worker's thread. */
+static void free_slots(slot *s)
+{
+    for (slot *next; s; s = next) {
+        next = s->next;
+        fetch_task_free(s->task); /* finished: safe inside a callback */
+        free(s->url);
+        free(s);
+    }
+}
+
+static void on_done(fetch_task *task, void *arg)
+{
+    slot *s = arg;
+    worker *w = s->w;
+    runner *r = w->r;
+    if (r->cfg->out.dir) /* the body streamed to DIR/N.part: name it */
+        s->file_failed =
+            output_file_done(&r->cfg->out, s->index,
+                             fetch_task_response(task)->error == FETCH_OK) != 0;
+    pthread_mutex_lock(&r->lock);
+    s->done = 1;
+    if (r->cfg->as_completed)
+        push(&r->finished, s);
+    /* wake the writer per batch, not per request: a wake-up costs two
+       context switches; it also wakes every 2 ms by itself */
+    if (++r->ready >= r->batch && r->waiting)
+        pthread_cond_signal(&r->cond);
+    slot *freed = take_all(&w->freed); /* written ones, freed here */
+    pthread_mutex_unlock(&r->lock);
+    free_slots(freed);
+}
+
+static void submit(worker *w, slot *s)
+{
+    runner *r = w->r;
+    char part[4096];
+    if (r->plain) {
+        s->task = fetch_get(w->client, s->url, on_done, s);
+    } else {
+        fetch_request req = r->cfg->req;
+        req.url = s->url;
+        if (r->cfg->out.dir) {
+            output_path(part, sizeof part, &r->cfg->out, s->index, 1);
+            req.sink_path = part;
+        }
+        s->task = fetch_submit(w->client, &req, on_done, s);
+    }
+    if (!s->task)
+        fatal("out of memory");
+}
+
+/* The main thread has work for this worker. */
+static void on_wake(evutil_socket_t fd, short ev, void *arg)
+{
+    worker *w = arg;
+    runner *r = w->r;
+    char buf[64];
+    (void)ev;
+    while (read(fd, buf, sizeof buf) == (ssize_t)sizeof buf)
+        ;
+    pthread_mutex_lock(&r->lock);
+    w->poked = 0;
+    slot *in = take_all(&w->inbox), *freed = take_all(&w->freed);
+    int cancel = w->cancel, quit = w->quit;
+    pthread_mutex_unlock(&r->lock);
+    free_slots(freed);
+    for (slot *next; in; in = next) {
+        next = in->next;
+        submit(w, in);
+    }
+    if (cancel) /* the deadline passed: end everything, new work too */
+        fetch_client_cancel_all(w->client);
+    if (quit)
+        event_base_loopbreak(w->base);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+/* Under lock: make sure the worker wakes up (one byte per batch). */
+static void poke(worker *w)
+{
+    if (!w->poked) {
+        w->poked = 1;
+        if (write(w->pipe[1], "", 1) != 1)
+            fatal("cannot wake a worker thread");
+    }
+}
+
+static void start_worker(runner *r, worker *w, size_t k)
+{
+    fetch_options fo = r->cfg->fo;
+    size_t n = r->nworkers;
+    int err;
+    /* the limits are the run's: each worker gets its share */
+    fo.max_concurrency =
+        fo.max_concurrency / (int)n + ((int)k < fo.max_concurrency % (int)n);
+    if (fo.max_per_host)
+        fo.max_per_host =
+            fo.max_per_host / (int)n + ((int)k < fo.max_per_host % (int)n);
+    w->r = r;
+    /* one thread per base: no locks; merge libcurl's remove/add churn */
+    struct event_config *ec = event_config_new();
+    if (!ec)
+        fatal("out of memory");
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK |
+                                  EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    w->base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    if (!w->base || pipe(w->pipe) != 0)
+        fatal("cannot start a worker thread");
+    evutil_make_socket_nonblocking(w->pipe[0]);
+    w->wake = event_new(w->base, w->pipe[0], EV_READ | EV_PERSIST, on_wake, w);
+    event_add(w->wake, NULL);
+    w->client = fetch_client_new(&fo, w->base, &err);
+    if (!w->client)
+        fatal(fetch_strerror(err));
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        fatal("cannot start a worker thread");
+}
+
+static void stop_worker(worker *w)
+{
+    pthread_join(w->thread, NULL);
+    fetch_client_free(w->client);
+    event_free(w->wake);
+    event_base_free(w->base);
+    close(w->pipe[0]);
+    close(w->pipe[1]);
+}
+
+/* ---- the main thread ---- */
+
+/* Read URLs while the window has room; deal them out. Refill only when an
+   eighth of the window is free, so workers are woken per batch. */
+static slot *read_next(runner *r, int *filling)
 {
     const char *url;
-    if (r->input_done || r->outstanding >= r->window)
+    if (!*filling)
+        *filling = r->outstanding + r->window / 8 <= r->window;
+    if (r->input_done || r->outstanding >= r->window || !*filling)
         return NULL;
     if (!(url = input_next(r->in))) {
         r->input_done = 1;
         return NULL;
     }
-    char part[4096];
-    fetch_request req = r->cfg->req;
     slot *s = calloc(1, sizeof *s);
-    if (!s) {
-        fprintf(stderr, "fetchall: out of memory\n");
-        exit(1);
-    }
+    if (!s || !(s->url = strdup(url)))
+        fatal("out of memory");
     s->index = ++r->submitted;
-    s->out = &r->cfg->out;
-    req.url = url;
-    if (s->out->dir) {
-        output_path(part, sizeof part, s->out, s->index, 1);
-        req.sink_path = part;
-    }
-    /* a plain GET needs no request of its own to be copied */
-    s->task = r->plain ? fetch_get(r->client, url, NULL, s)
-                       : fetch_submit(r->client, &req,
-                                      s->out->dir ? on_done : NULL, s);
-    if (!s->task) {
-        fprintf(stderr, "fetchall: out of memory\n");
-        exit(1);
-    }
+    s->w = &r->workers[(s->index - 1) % r->nworkers];
     r->outstanding++;
     return s;
 }
 
-/* Seconds left before the deadline, or FETCH_WAIT_FOREVER. */
-static double time_left(const runner *r)
+static void deal(runner *r, slot *s)
 {
-    if (r->cfg->deadline <= 0)
-        return FETCH_WAIT_FOREVER;
-    return fmax(0, r->end_at - now());
+    pthread_mutex_lock(&r->lock);
+    push(&s->w->inbox, s);
+    poke(s->w);
+    pthread_mutex_unlock(&r->lock);
 }
 
-/* The deadline ends everything still queued or running. */
-static void pass_deadline(runner *r)
+/* Under lock: wait for a batch, 2 ms or the deadline, whichever is first.
+   When the deadline passes, every worker ends what it has (and all it gets
+   from now on). */
+static void wait_signal(runner *r)
 {
-    r->deadline_passed = 1;
-    fetch_client_cancel_all(r->client);
+    double at = now() + 0.002;
+    int deadline = r->cfg->deadline > 0 && !r->deadline_passed;
+    if (deadline && r->end_at < at)
+        at = r->end_at;
+    struct timespec ts = {(time_t)at, (long)((at - floor(at)) * 1e9)};
+    r->waiting = 1;
+    pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+    r->waiting = 0;
+    r->ready = 0;
+    if (deadline && now() >= r->end_at) {
+        r->deadline_passed = 1;
+        for (size_t k = 0; k < r->nworkers; k++) {
+            r->workers[k].cancel = 1;
+            poke(&r->workers[k]);
+        }
+    }
 }
 
+/* Write a finished slot's result, then give its task back to its worker. */
 static void write_result(runner *r, slot *s)
 {
     const fetch_response *resp = fetch_task_response(s->task);
@@ -118,15 +314,17 @@ static void write_result(runner *r, slot *s)
     r->failed |= resp->error != FETCH_OK || s->file_failed;
     if (output_write(&r->cfg->out, s->index, resp, deadline_hit) != 0)
         stdout_failed();
-    fetch_task_free(s->task);
-    free(s);
     r->outstanding--;
+    pthread_mutex_lock(&r->lock); /* its worker frees it at its next
+                                     completion, or when it is told to quit */
+    push(&s->w->freed, s);
+    pthread_mutex_unlock(&r->lock);
 }
 
-static void fatal(int rc)
+static void flush_stdout(void)
 {
-    fprintf(stderr, "fetchall: %s\n", fetch_strerror(rc));
-    exit(1);
+    if (fflush(stdout) != 0)
+        stdout_failed();
 }
 
 /* Request order: wait for the oldest; later ones finish meanwhile. */
@@ -136,28 +334,27 @@ static void run_ordered(runner *r)
     size_t head = 0;
     slot *s;
     if (!ring)
-        fatal(FETCH_E_NOMEM);
+        fatal("out of memory");
     for (;;) {
-        while ((s = submit_next(r)))
+        int filling = 0;
+        while ((s = read_next(r, &filling))) {
             ring[(head + r->outstanding - 1) % r->window] = s;
+            deal(r, s);
+        }
         if (r->outstanding == 0)
             break;
         s = ring[head];
-        if (!fetch_task_done(s->task)) {
-            if (fflush(stdout) != 0) /* show what is complete first */
-                stdout_failed();
-            int rc = fetch_wait_for(s->task, time_left(r));
-            if (rc == FETCH_E_BUSY || rc == FETCH_E_LOOP || rc == FETCH_E_INVAL)
-                fatal(rc);
-            if (rc == FETCH_E_TIMEOUT && !r->deadline_passed &&
-                r->cfg->deadline > 0 &&
-                fetch_task_response(s->task)->curl_code == 0)
-                pass_deadline(r);
+        pthread_mutex_lock(&r->lock);
+        if (!s->done) {
+            pthread_mutex_unlock(&r->lock);
+            flush_stdout(); /* show what is complete before waiting */
+            pthread_mutex_lock(&r->lock);
+            while (!s->done)
+                wait_signal(r);
         }
+        pthread_mutex_unlock(&r->lock);
         write_result(r, s);
         head = (head + 1) % r->window;
-        if (r->deadline_passed) /* later input ends at once too */
-            fetch_client_cancel_all(r->client);
     }
     free(ring);
 }
@@ -165,48 +362,75 @@ static void run_ordered(runner *r)
 /* Completion order (asyncio.as_completed). */
 static void run_as_completed(runner *r)
 {
+    slot *s;
     for (;;) {
-        while (submit_next(r))
-            ;
-        if (r->deadline_passed)
-            fetch_client_cancel_all(r->client);
+        int filling = 0;
+        while ((s = read_next(r, &filling)))
+            deal(r, s);
         if (r->outstanding == 0)
             break;
-        if (fflush(stdout) != 0)
-            stdout_failed();
-        int rc;
-        fetch_task *t = fetch_as_completed(r->client, time_left(r), &rc);
-        if (t) {
-            write_result(r, fetch_task_get_data(t));
-        } else if (rc == FETCH_E_TIMEOUT) {
-            pass_deadline(r);
-        } else {
-            fatal(rc == FETCH_OK ? FETCH_E_LOOP : rc);
+        pthread_mutex_lock(&r->lock);
+        if (!r->finished.head) {
+            pthread_mutex_unlock(&r->lock);
+            flush_stdout();
+            pthread_mutex_lock(&r->lock);
+            while (!r->finished.head)
+                wait_signal(r);
+        }
+        s = take_all(&r->finished);
+        pthread_mutex_unlock(&r->lock);
+        for (slot *next; s; s = next) {
+            next = s->next; /* write_result reuses the link */
+            write_result(r, s);
         }
     }
 }
 
 int run(const config *cfg, input *in)
 {
-    int err;
     runner r = {.cfg = cfg, .in = in};
-    r.client = fetch_client_new(&cfg->fo, NULL, &err);
-    if (!r.client)
-        fatal(err);
-    /* submit ahead of what is written, but boundedly: memory follows the
-       window, not the length of the input */
+    pthread_condattr_t attr;
+
+    /* one loop per core, but no more than the limits can share */
+    r.nworkers = cfg->threads;
+    if (r.nworkers > (size_t)cfg->fo.max_concurrency)
+        r.nworkers = (size_t)cfg->fo.max_concurrency;
+    if (cfg->fo.max_per_host && r.nworkers > (size_t)cfg->fo.max_per_host)
+        r.nworkers = (size_t)cfg->fo.max_per_host;
     r.window = (size_t)cfg->fo.max_concurrency * 4;
     if (r.window < 1024)
         r.window = 1024;
-    r.end_at = now() + cfg->deadline;
     r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir;
+    r.batch = r.window / 16;
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&r.cond, &attr);
+    pthread_condattr_destroy(&attr);
+    r.workers = calloc(r.nworkers, sizeof *r.workers);
+    if (!r.workers)
+        fatal("out of memory");
+    r.end_at = now() + cfg->deadline;
+    for (size_t k = 0; k < r.nworkers; k++)
+        start_worker(&r, &r.workers[k], k);
+
     if (cfg->as_completed)
         run_as_completed(&r);
     else
         run_ordered(&r);
-    if (fflush(stdout) != 0)
-        stdout_failed();
-    fetch_client_free(r.client);
+    flush_stdout();
+
+    pthread_mutex_lock(&r.lock);
+    for (size_t k = 0; k < r.nworkers; k++) {
+        r.workers[k].quit = 1;
+        poke(&r.workers[k]);
+    }
+    pthread_mutex_unlock(&r.lock);
+    for (size_t k = 0; k < r.nworkers; k++)
+        stop_worker(&r.workers[k]);
+    free(r.workers);
+    pthread_cond_destroy(&r.cond);
+    pthread_mutex_destroy(&r.lock);
     if (r.submitted == 0)
         return 2;
     return r.failed ? 1 : 0;
