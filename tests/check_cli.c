@@ -40,6 +40,22 @@ START_TEST(bodies_in_request_order)
 }
 END_TEST
 
+START_TEST(order_holds_for_any_number_of_loops)
+{
+    const char *threads[] = {"1", "2", "3", "5"};
+    for (int i = 0; i < 4; i++) {
+        run_result r;
+        RUN(&r, NULL, "--threads", threads[i], ts_url(&srv, "/delay/200"),
+            ts_url(&srv, "/bytes/2"), ts_url(&srv, "/delay/100"),
+            ts_url(&srv, "/bytes/3"), ts_url(&srv, "/delay/50"),
+            ts_url(&srv, "/bytes/1"));
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.out, "delay 200\nabdelay 100\nabcdelay 50\na");
+        run_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(failures_are_per_request)
 {
     run_result r;
@@ -442,6 +458,7 @@ static Suite *cli_suite(void)
     tcase_add_checked_fixture(tc, setup, srv_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bodies_in_request_order);
+    tcase_add_test(tc, order_holds_for_any_number_of_loops);
     tcase_add_test(tc, failures_are_per_request);
     tcase_add_test(tc, input_file_and_stdin);
     tcase_add_test(tc, jsonl_output);

@@ -33,7 +33,7 @@ static const char usage_text[] =
     "  -t, --timeout SECONDS     per request, from its start (default 30)\n"
     "      --connect-timeout SECONDS  (default 10)\n"
     "  -T, --deadline SECONDS    end everything still running after SECONDS\n"
-    "      --threads N           event loops, one per core by default\n"
+    "      --threads N           event loops (default: one per core)\n"
     "Requests:\n"
     "  -X, --request METHOD      GET, HEAD, POST, PUT, PATCH, DELETE ...\n"
     "  -d, --data DATA           request body (@FILE: read it from FILE)\n"
