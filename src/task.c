@@ -271,21 +271,31 @@ static fetch_task *submit(fetch_client *c, const char *url,
 {
     char detail[256], key[512];
     fetch_task *t;
-    CURLU *u;
-    int code;
+    CURLU *u = NULL;
+    int code = FETCH_OK;
 
     if (!c || !url || c->closing)
         return NULL;
     t = calloc(1, sizeof *t);
-    u = curl_url();
-    if (!t || !u || !(t->url = strdup(url)))
+    if (!t || !(t->url = strdup(url)))
         goto fail;
     if (in && req_copy(t, c, in) != 0)
         goto fail;
-    code = check_url(t, u, detail, sizeof detail);
+    /* An http(s):// URL is parsed by libcurl when it starts anyway, and a
+       malformed one is still this task's FETCH_E_URL then; parse it here
+       too only when its host is needed now, or its scheme is in doubt. */
+    if (!strncasecmp(url, "https://", 8))
+        t->https = 1;
+    else if (strncasecmp(url, "http://", 7) || c->opts.max_per_host > 0)
+        code = -1;
+    if (code != FETCH_OK) {
+        if (!(u = curl_url()))
+            goto fail;
+        code = check_url(t, u, detail, sizeof detail);
+    }
     if (code == FETCH_E_NOMEM)
         goto fail;
-    if (code == FETCH_OK && c->opts.max_per_host > 0) {
+    if (code == FETCH_OK && u && c->opts.max_per_host > 0) {
         if (!host_key(u, key, sizeof key) ||
             !(t->host = fetch__client_host(c, key)))
             goto fail;
@@ -465,7 +475,7 @@ void fetch__task_complete(fetch_task *t, CURLcode cc)
 {
     struct fetch__handle *h = t->h;
     CURL *e = h->easy;
-    char buf[256];
+    char buf[CURL_ERROR_SIZE + 32];
     const char *detail = NULL;
     int code = fetch__from_curl(cc);
     int fail_on_http = t->req ? t->req->fail_on_http_error
@@ -499,6 +509,15 @@ void fetch__task_complete(fetch_task *t, CURLcode cc)
         code = FETCH_E_WRITE;
         snprintf(buf, sizeof buf, "writing the body: %s",
                  strerror(t->sink_errno));
+        detail = buf;
+    } else if (cc == CURLE_URL_MALFORMAT) { /* say why, as check_url() does */
+        CURLU *u = curl_url();
+        CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, t->url, 0)
+                         : CURLUE_OUT_OF_MEMORY;
+        snprintf(buf, sizeof buf, "malformed URL (%s)",
+                 uc != CURLUE_OK ? curl_url_strerror(uc)
+                                 : curl_easy_strerror(cc));
+        curl_url_cleanup(u);
         detail = buf;
     } else if (cc != CURLE_OK) {
         detail = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);

@@ -664,7 +664,7 @@ START_TEST(trace_hooks)
     ck_assert_double_ge(log.t_first, 0.09);
     ck_assert_double_le(log.t_first, log.t_finished);
     fetch_task_free(t);
-    t = fetch_get(c, "http://bad url/", NULL, NULL); /* never starts */
+    t = fetch_get(c, "gopher://x/", NULL, NULL); /* refused: never starts */
     fetch_wait_for(t, 10);
     ck_assert_int_eq(log.queued, 2);
     ck_assert_int_eq(log.started, 1);
