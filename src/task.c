@@ -31,13 +31,14 @@ static int sink_write(int fd, const char *p, size_t len)
 }
 
 /* With a known Content-Length, grow the buffer once: the body then lands in
-   one piece, and making it contiguous at the end copies nothing. */
+   one piece, and making it contiguous at the end copies nothing. A claimed
+   length is not trusted beyond 256 MiB (a larger body grows in pieces). */
 static void reserve_body(fetch_task *t)
 {
     curl_off_t cl = -1;
     curl_easy_getinfo(t->h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
     if (cl <= 0 || (t->max_body_size && (size_t)cl > t->max_body_size) ||
-        cl > ((curl_off_t)1 << 32)) /* no trust beyond 4 GiB */
+        cl > ((curl_off_t)256 << 20))
         return;
     evbuffer_expand(t->body, (size_t)cl + 1); /* + the final NUL */
 }
