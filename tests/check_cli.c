@@ -249,12 +249,12 @@ START_TEST(timeout_and_deadline)
     run_free(&r);
 
     /* the deadline ends what is running and what is still queued */
-    RUN(&r, NULL, "-j", "2", "-T", "0.5", ts_url(&srv, "/bytes/2"),
-        ts_url(&srv, "/delay/5000"), ts_url(&srv, "/delay/5000?b"),
-        ts_url(&srv, "/delay/5000?c"));
+    RUN(&r, NULL, "-j", "2", "-T", "2", ts_url(&srv, "/bytes/2"),
+        ts_url(&srv, "/delay/20000"), ts_url(&srv, "/delay/20000?b"),
+        ts_url(&srv, "/delay/20000?c"));
     ck_assert_int_eq(r.status, 1);
     ck_assert_str_eq(r.out, "ab");
-    ck_assert_uint_eq(count_str(r.err, "deadline of 0.5 s reached"), 3);
+    ck_assert_uint_eq(count_str(r.err, "deadline of 2 s reached"), 3);
     run_free(&r);
 }
 END_TEST
@@ -364,12 +364,13 @@ START_TEST(as_completed_order)
     ck_assert(strncmp(second, "{\"index\":1,", 11) == 0);
     run_free(&r);
     /* the deadline in completion order too */
-    RUN(&r, NULL, "--as-completed", "-T", "0.3", ts_url(&srv, "/delay/3000"),
+    /* 2 s: room for a slow machine (valgrind) to fetch the fast one */
+    RUN(&r, NULL, "--as-completed", "-T", "2", ts_url(&srv, "/delay/20000"),
         ts_url(&srv, "/bytes/2"));
     ck_assert_int_eq(r.status, 1);
     ck_assert_str_eq(r.out, "ab");
     ck_assert_ptr_nonnull(strstr(r.err, "[1] "));
-    ck_assert_ptr_nonnull(strstr(r.err, "deadline of 0.3 s reached"));
+    ck_assert_ptr_nonnull(strstr(r.err, "deadline of 2 s reached"));
     run_free(&r);
 }
 END_TEST
