@@ -251,8 +251,8 @@ START_TEST(wait_for_counts_from_the_call)
     double start = now_s();
     ck_assert_int_eq(fetch_wait_for(b, 0.25), FETCH_E_TIMEOUT);
     double waited = now_s() - start;
-    ck_assert_double_ge(waited, 0.24);
-    ck_assert_double_lt(waited, 0.35);
+    ck_assert_double_ge(waited, 0.24); /* not from submission: 0.3 s ago */
+    ck_assert_double_lt(waited, 1.0);
     fetch_task_free(a);
     fetch_task_free(b);
     fetch_client_free(c);
