@@ -191,10 +191,7 @@ void fetch_client_free(fetch_client *c)
     while ((t = TAILQ_FIRST(&c->tasks))) {
         TAILQ_REMOVE(&c->tasks, t, all_link);
         c->ntasks--;
-        if (t->in_completed) {
-            TAILQ_REMOVE(&c->completed, t, d_link);
-            t->in_completed = 0;
-        }
+        fetch__completed_remove(c, t);
         if (t->state == FETCH__DONE)
             t->client = NULL;
         else /* detaches t before its callback runs */

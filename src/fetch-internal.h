@@ -136,6 +136,7 @@ void fetch__task_start(fetch_task *t, struct fetch__handle *h);
 void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
                         const char *detail);
 void fetch__task_complete(fetch_task *t, CURLcode cc);
+void fetch__completed_remove(fetch_client *c, fetch_task *t);
 
 /* client.c */
 int fetch__slist_append(struct curl_slist **list, const char *s);

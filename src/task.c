@@ -50,15 +50,16 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     fetch_task *t = arg;
     fetch_request *r = t->req;
     size_t len = size * n;
+    int to_memory = !r || (!r->on_data && r->sink_fd < 0);
 
-    if (!t->resp.bytes && (!r || (!r->on_data && r->sink_fd < 0)))
+    if (!t->resp.bytes && to_memory)
         reserve_body(t);
     t->resp.bytes += len;
     if (t->max_body_size && t->resp.bytes > t->max_body_size) {
         t->stop = STOP_TOO_LARGE;
         return 0;
     }
-    if (!r || (!r->on_data && r->sink_fd < 0))
+    if (to_memory)
         return evbuffer_add(t->body, p, len) == 0 ? len : 0;
     if (r->on_data) {
         if (r->on_data(t, p, len, r->data_arg) == 0)
@@ -597,6 +598,14 @@ void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
         t->cb(t, t->cb_arg);
 }
 
+/* Off the queue fetch_as_completed() hands tasks out from, if on it. */
+void fetch__completed_remove(fetch_client *c, fetch_task *t)
+{
+    if (t->in_completed)
+        TAILQ_REMOVE(&c->completed, t, d_link);
+    t->in_completed = 0;
+}
+
 void fetch_task_free(fetch_task *t)
 {
     if (!t || t->freeing)
@@ -608,8 +617,7 @@ void fetch_task_free(fetch_task *t)
     if (t->client) {
         TAILQ_REMOVE(&t->client->tasks, t, all_link);
         t->client->ntasks--;
-        if (t->in_completed)
-            TAILQ_REMOVE(&t->client->completed, t, d_link);
+        fetch__completed_remove(t->client, t);
     }
     if (t->body)
         evbuffer_free(t->body);

@@ -135,8 +135,7 @@ fetch_task *fetch_as_completed(fetch_client *c, double timeout, int *err)
         arm(&timer, c, &fired, timeout);
     for (;;) {
         if ((t = TAILQ_FIRST(&c->completed))) {
-            TAILQ_REMOVE(&c->completed, t, d_link);
-            t->in_completed = 0;
+            fetch__completed_remove(c, t);
             break;
         }
         if (TAILQ_EMPTY(&c->unfinished)) /* nothing left to wait for */
