@@ -106,11 +106,12 @@ struct fetch__handle *fetch__handle_new(fetch_client *c)
     }
     CURL *e = h->easy;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    /* libcurl's 16 KiB suits thousands of small bodies; a few transfers
-       at a time move large ones faster with more (curl's tool uses
-       100 KiB): about 8 MiB in all, between 16 and 512 KiB each */
+    /* about 8 MiB in all, between 4 and 512 KiB each: thousands of small
+       bodies need little each (libcurl allocates it per transfer), a few
+       transfers at a time move large ones faster with more (curl's tool
+       uses 100 KiB) */
     long buffer = (8L << 20) / o->max_concurrency;
-    buffer = buffer < (16L << 10) ? 16L << 10 : buffer;
+    buffer = buffer < (4L << 10) ? 4L << 10 : buffer;
     buffer = buffer > (512L << 10) ? 512L << 10 : buffer;
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, buffer);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);

@@ -193,6 +193,9 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     event_base_dispatch(w->base);
+    /* closing thousands of connections: each worker its own, in parallel */
+    fetch_client_free(w->client);
+    w->client = NULL;
     return NULL;
 }
 
@@ -241,7 +244,6 @@ static void start_worker(runner *r, worker *w, size_t k)
 static void stop_worker(worker *w)
 {
     pthread_join(w->thread, NULL);
-    fetch_client_free(w->client);
     event_free(w->wake);
     event_base_free(w->base);
     close(w->pipe[0]);
