@@ -142,7 +142,8 @@ typedef struct fetch_options {
     int insecure;
     /** Proxy URL for every request, e.g. "http://127.0.0.1:3128". Default
      *  NULL = libcurl's rule: the http_proxy, https_proxy, all_proxy and
-     *  no_proxy environment variables. */
+     *  no_proxy environment variables (when none is set as the client is
+     *  created, later changes are not seen). */
     const char *proxy;
 
     /** Keep each response's headers for fetch_task_header(). Default 1;

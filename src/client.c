@@ -60,6 +60,13 @@ static int copy_options(fetch_client *c, const fetch_options *o)
     for (size_t i = 0; i < o->n_headers; i++)
         if (fetch__slist_append(&c->headers, o->headers[i]) != 0)
             return FETCH_E_NOMEM;
+    /* the variables libcurl would read on every transfer */
+    const char *proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                "all_proxy",  "ALL_PROXY",   "no_proxy",
+                                "NO_PROXY"};
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
+        if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i]))
+            c->env_proxy = 1;
     if (o->cookies) {
         if (!(c->share = curl_share_init()))
             return FETCH_E_NOMEM;

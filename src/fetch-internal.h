@@ -88,6 +88,7 @@ struct fetch__sock {
 struct fetch_client {
     fetch_options opts; /* strings point into owned copies (strs) */
     char *strs[8];
+    int env_proxy; /* a proxy variable was set when the client was made */
     struct curl_slist *headers;
     fetch_trace trace;
     CURLSH *share; /* cookies shared by every handle */

@@ -419,6 +419,21 @@ START_TEST(max_filesize_and_proxy)
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.out, "proxied http://example.invalid/page\n");
     run_free(&r);
+    /* curl's environment variables: http_proxy, and no_proxy over it */
+    char direct[256];
+    snprintf(direct, sizeof direct, "%s", ts_url(&srv, "/bytes/3"));
+    setenv("http_proxy", srv.base, 1);
+    RUN(&r, NULL, direct);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "proxied http://127.0.0.1:"));
+    run_free(&r);
+    setenv("no_proxy", "127.0.0.1", 1);
+    RUN(&r, NULL, direct);
+    unsetenv("http_proxy");
+    unsetenv("no_proxy");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "abc");
+    run_free(&r);
 }
 END_TEST
 

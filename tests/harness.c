@@ -64,8 +64,9 @@ static const char *env_or(const char *name, const char *fallback)
 static void start(test_server *s, const char *cert, const char *key)
 {
     /* loopback only: no proxy from the environment may come between */
-    const char *proxies[] = {"http_proxy", "https_proxy", "all_proxy",
-                             "HTTPS_PROXY", "ALL_PROXY"};
+    const char *proxies[] = {"http_proxy",  "https_proxy", "all_proxy",
+                             "HTTPS_PROXY", "ALL_PROXY",   "no_proxy",
+                             "NO_PROXY"};
     for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++)
         unsetenv(proxies[i]);
     int in[2], out[2];
