@@ -116,7 +116,9 @@ typedef struct fetch_options {
     const char *const *headers;
     size_t n_headers;
     /** Treat HTTP status >= 400 as failure FETCH_E_HTTP (aiohttp
-     *  raise_for_status). The body is still kept. Default 0. */
+     *  raise_for_status). A buffered body is still kept; a streamed one
+     *  (on_data, sink_fd, sink_path) is not delivered, as with curl
+     *  --fail. Default 0. */
     int fail_on_http_error;
     /** Largest body accepted, in bytes; a larger one stops the transfer
      *  with FETCH_E_TOO_LARGE. Default 0 = no limit. */

@@ -44,6 +44,7 @@ struct fetch_task {
     int https;        /* scheme https: HTTP/2 may multiplex */
     int first_byte_seen;
     int stop; /* why on_body stopped the transfer, or 0 */
+    int drop_body; /* an HTTP error that fails the task: stream none of it */
     int sink_errno;
     size_t max_body_size; /* in force for this transfer; 0 = none */
     /* a fetch_submit() request, copied, with "the client's" values resolved

@@ -54,6 +54,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 
     if (!t->resp.bytes && to_memory)
         reserve_body(t);
+    if (!t->resp.bytes && !to_memory && r->fail_on_http_error > 0) {
+        long status = 0; /* curl --fail: no error page in the output */
+        curl_easy_getinfo(t->h->easy, CURLINFO_RESPONSE_CODE, &status);
+        t->drop_body = status >= 400;
+    }
     t->resp.bytes += len;
     if (t->max_body_size && t->resp.bytes > t->max_body_size) {
         t->stop = STOP_TOO_LARGE;
@@ -61,6 +66,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     }
     if (to_memory)
         return evbuffer_add(t->body, p, len) == 0 ? len : 0;
+    if (t->drop_body)
+        return len;
     if (r->on_data) {
         if (r->on_data(t, p, len, r->data_arg) == 0)
             return len;

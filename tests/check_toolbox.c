@@ -445,6 +445,23 @@ START_TEST(data_callback_streams_and_can_stop)
     ck_assert_uint_eq(stop.n, 2);
     ck_assert_double_lt(now_s() - start, 1.5); /* not the 2 s of the drip */
     fetch_task_free(t);
+
+    /* an error page is data like any other... */
+    struct chunks page = {0};
+    r.url = ts_url(&srv, "/status/404");
+    r.data_arg = &page;
+    t = submit_wait(c, &r);
+    ck_assert_int_eq(fetch_task_response(t)->status, 404);
+    ck_assert_uint_eq(page.bytes, strlen("status 404\n"));
+    fetch_task_free(t);
+    /* ...unless it fails the task: then none of it is streamed (curl -f) */
+    struct chunks none = {0};
+    r.data_arg = &none;
+    r.fail_on_http_error = 1;
+    t = submit_wait(c, &r);
+    ck_assert_int_eq(fetch_task_response(t)->error, FETCH_E_HTTP);
+    ck_assert_uint_eq(none.n, 0);
+    fetch_task_free(t);
     assert_idle(c);
     fetch_client_free(c);
 }
