@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -234,6 +236,84 @@ START_TEST(fail_option)
     ck_assert_ptr_nonnull(strstr(r.err, "[1] "));
     ck_assert_ptr_nonnull(strstr(r.err, "HTTP status 404"));
     run_free(&r);
+}
+END_TEST
+
+/* Read from fd into buf until it holds at least want bytes or EOF; a
+   30 s silence fails the test rather than hanging it. */
+static size_t read_at_least(int fd, char *buf, size_t cap, size_t have,
+                            size_t want)
+{
+    while (have < want && have < cap) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ck_assert_int_eq(poll(&p, 1, 30000), 1);
+        ssize_t n = read(fd, buf + have, cap - have);
+        ck_assert_int_ge(n, 0);
+        if (n == 0)
+            break;
+        have += (size_t)n;
+    }
+    return have;
+}
+
+START_TEST(no_buffer_streams_the_oldest_body)
+{
+    const char *threads[] = {"1", "3"};
+    run_result r;
+    for (int i = 0; i < 2; i++) { /* the same bytes as without -N */
+        RUN(&r, NULL, "-N", "--threads", threads[i], ts_url(&srv, "/delay/200"),
+            ts_url(&srv, "/bytes/2"), ts_url(&srv, "/delay/100"),
+            ts_url(&srv, "/status/404"));
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.out, "delay 200\nabdelay 100\nstatus 404\n");
+        run_free(&r);
+    }
+    RUN(&r, NULL, "-N", "--fail", ts_url(&srv, "/status/404"),
+        ts_url(&srv, "/bytes/1"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "a"); /* no error page, as curl -f */
+    run_free(&r);
+
+    /* The server drips 100 bytes per 50 ms for 50 s: the oldest body comes
+       out while it arrives (buffered, the test would wait in vain). When
+       the 3 s timeout ends it, what was written stays, the error says so
+       and the next body follows. */
+    char drip[256], *buf = malloc(1 << 20), err[4096];
+    snprintf(drip, sizeof drip, "%s", ts_url(&srv, "/drip/1000"));
+    int out[2], errp[2];
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(pipe(errp), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        dup2(errp[1], STDERR_FILENO);
+        close(out[0]);
+        close(errp[0]);
+        execl(fetchall, fetchall, "-N", "-t", "3", drip,
+              ts_url(&srv, "/bytes/2"), (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    close(errp[1]);
+    size_t got = read_at_least(out[0], buf, 1 << 20, 0, 200);
+    ck_assert_uint_ge(got, 200); /* and the run is still going */
+    got = read_at_least(out[0], buf, 1 << 20, got, 1 << 20);
+    size_t elen = read_at_least(errp[0], err, sizeof err - 1, 0, sizeof err);
+    err[elen] = 0;
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(status), 1);
+    ck_assert_uint_gt(got, 200);
+    for (size_t i = 0; i < got - 2; i++)
+        ck_assert_int_eq(buf[i], 'a' + (int)(i % 26));
+    ck_assert_int_eq(memcmp(buf + got - 2, "ab", 2), 0);
+    ck_assert_ptr_nonnull(strstr(err, "[1] "));
+    ck_assert_ptr_nonnull(strstr(err, "timed out"));
+    ck_assert_uint_eq(count_str(err, "\n"), 1);
+    close(out[0]);
+    close(errp[0]);
+    free(buf);
 }
 END_TEST
 
@@ -487,6 +567,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, as_completed_order);
     tcase_add_test(tc, methods_and_data);
     tcase_add_test(tc, max_filesize_and_proxy);
+    tcase_add_test(tc, no_buffer_streams_the_oldest_body);
     tcase_add_test(tc, tls_options);
     suite_add_tcase(s, tc);
     return s;

@@ -48,6 +48,7 @@ typedef struct config {
     output out;
     double deadline;  /* -T; 0 = none */
     int as_completed; /* --as-completed */
+    int no_buffer;    /* -N: the oldest body goes out as it arrives */
     size_t threads;   /* --threads: event loops, each its own client */
 } config;
 

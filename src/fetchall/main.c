@@ -25,6 +25,9 @@ static const char usage_text[] =
     "  -o, --output-dir DIR      write body N to DIR/N instead of stdout\n"
     "      --jsonl               one JSON object per URL on stdout\n"
     "      --as-completed        write results in completion order\n"
+    "  -N, --no-buffer           write the oldest body as it arrives (a "
+    "failed\n"
+    "                            one may then be partly written)\n"
     "      --fail                treat HTTP status >= 400 as a failure\n"
     "  -q, --quiet               no error lines on stderr\n"
     "Concurrency and time (SECONDS may be decimal):\n"
@@ -85,6 +88,7 @@ static const struct option long_options[] = {
     {"compressed", no_argument, NULL, OPT_COMPRESSED},
     {"jsonl", no_argument, NULL, OPT_JSONL},
     {"as-completed", no_argument, NULL, OPT_AS_COMPLETED},
+    {"no-buffer", no_argument, NULL, 'N'},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"fail", no_argument, NULL, OPT_FAIL},
     {"quiet", no_argument, NULL, 'q'},
@@ -201,7 +205,7 @@ int main(int argc, char **argv)
     cfg.fo.timeout = 30;
     cfg.fo.keep_headers = 0; /* the command never reads them */
     cfg.threads = 0;         /* by default, from the cores and -j, below */
-    while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:kqhV",
+    while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:kqhVN",
                             long_options, NULL)) != -1) {
         int bad = 0;
         switch (c) {
@@ -271,6 +275,9 @@ int main(int argc, char **argv)
             break;
         case OPT_AS_COMPLETED:
             cfg.as_completed = 1;
+            break;
+        case 'N':
+            cfg.no_buffer = 1;
             break;
         case OPT_THREADS: {
             int n;

@@ -5,6 +5,8 @@
  * request order (default) or completion order (--as-completed). A written
  * task goes back to its worker to be freed. Submission runs ahead of
  * writing by a bounded window, so memory follows the window, not the input.
+ * With -N the oldest body is not held back: once the main thread waits for
+ * it, its worker writes each chunk to stdout as it arrives.
  */
 #include <errno.h>
 #include <math.h>
@@ -15,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "fetchall.h"
@@ -27,9 +30,11 @@ typedef struct slot {
     size_t index; /* 1-based position in the input */
     char *url;
     worker *w;
-    fetch_task *task;  /* written by the worker before done is set */
-    int done;          /* under runner.lock */
-    int file_failed;   /* -o: the body could not be named DIR/N */
+    fetch_task *task;      /* written by the worker before done is set */
+    int done;              /* under runner.lock */
+    int file_failed;       /* -o: the body could not be named DIR/N */
+    struct evbuffer *body; /* -N: what arrived and was not written yet */
+    int streaming;     /* -N, under lock: the oldest; its worker writes it */
     struct slot *next; /* in an inbox, the completed list or a free list */
 } slot;
 
@@ -66,7 +71,8 @@ struct runner {
     double end_at;       /* when the deadline passes */
     int deadline_passed; /* then every outstanding request was ended */
     int failed;
-    int plain; /* GET, no body, no -o: fetch_get() will do */
+    int plain;  /* GET, no body, no -o: fetch_get() will do */
+    int stream; /* -N, bodies to stdout in request order */
 };
 
 static void push(slot_list *l, slot *s)
@@ -118,6 +124,8 @@ static void free_slots(slot *s)
     for (slot *next; s; s = next) {
         next = s->next;
         fetch_task_free(s->task); /* finished: safe inside a callback */
+        if (s->body)
+            evbuffer_free(s->body);
         free(s->url);
         free(s);
     }
@@ -145,6 +153,40 @@ static void on_done(fetch_task *task, void *arg)
     free_slots(freed);
 }
 
+static void write_stdout(const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDOUT_FILENO, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            stdout_failed();
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+/* -N: a chunk of slot s's body, in its worker's thread. Until s is the
+   oldest unwritten one it waits in memory, like a whole body would. */
+static int on_chunk(fetch_task *task, const char *p, size_t len, void *arg)
+{
+    slot *s = arg;
+    runner *r = s->w->r;
+    struct evbuffer_iovec v;
+    (void)task;
+    pthread_mutex_lock(&r->lock);
+    int streaming = s->streaming; /* once set, the writer waits for s */
+    pthread_mutex_unlock(&r->lock);
+    if (!streaming)
+        return evbuffer_add(s->body, p, len);
+    while (evbuffer_peek(s->body, -1, NULL, &v, 1) > 0) {
+        write_stdout(v.iov_base, v.iov_len);
+        evbuffer_drain(s->body, v.iov_len);
+    }
+    write_stdout(p, len);
+    return 0;
+}
+
 static void submit(worker *w, slot *s)
 {
     runner *r = w->r;
@@ -154,6 +196,10 @@ static void submit(worker *w, slot *s)
     } else {
         fetch_request req = r->cfg->req;
         req.url = s->url;
+        if (r->stream) {
+            req.on_data = on_chunk;
+            req.data_arg = s;
+        }
         if (r->cfg->out.dir) {
             output_path(part, sizeof part, &r->cfg->out, s->index, 1);
             req.sink_path = part;
@@ -266,7 +312,8 @@ static slot *read_next(runner *r, int *filling)
         return NULL;
     }
     slot *s = calloc(1, sizeof *s);
-    if (!s || !(s->url = strdup(url)))
+    if (!s || !(s->url = strdup(url)) ||
+        (r->stream && !(s->body = evbuffer_new())))
         fatal("out of memory");
     s->index = ++r->submitted;
     s->w = &r->workers[(s->index - 1) % r->nworkers];
@@ -316,6 +363,13 @@ static void write_result(runner *r, slot *s)
     r->failed |= resp->error != FETCH_OK || s->file_failed;
     if (output_write(&r->cfg->out, s->index, resp, deadline_hit) != 0)
         stdout_failed();
+    struct evbuffer_iovec v; /* -N: the body, or what is left of it */
+    while (s->body && resp->error == FETCH_OK &&
+           evbuffer_peek(s->body, -1, NULL, &v, 1) > 0) {
+        if (fwrite(v.iov_base, 1, v.iov_len, stdout) != v.iov_len)
+            stdout_failed();
+        evbuffer_drain(s->body, v.iov_len);
+    }
     r->outstanding--;
     pthread_mutex_lock(&r->lock); /* its worker frees it at its next
                                      completion, or when it is told to quit */
@@ -351,6 +405,7 @@ static void run_ordered(runner *r)
             pthread_mutex_unlock(&r->lock);
             flush_stdout(); /* show what is complete before waiting */
             pthread_mutex_lock(&r->lock);
+            s->streaming = r->stream;
             while (!s->done)
                 wait_signal(r);
         }
@@ -402,7 +457,9 @@ int run(const config *cfg, input *in)
     r.window = (size_t)cfg->fo.max_concurrency * 4;
     if (r.window < 1024)
         r.window = 1024;
-    r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir;
+    r.stream = cfg->no_buffer && !cfg->as_completed && !cfg->out.jsonl &&
+               !cfg->out.dir;
+    r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir && !r.stream;
     r.batch = r.window / 16;
     pthread_mutex_init(&r.lock, NULL);
     pthread_condattr_init(&attr);
