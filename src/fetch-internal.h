@@ -43,7 +43,7 @@ struct fetch_task {
     int in_completed; /* in client->completed */
     int https;        /* scheme https: HTTP/2 may multiplex */
     int first_byte_seen;
-    int stop; /* why on_body stopped the transfer, or 0 */
+    int stop;      /* why on_body stopped the transfer, or 0 */
     int drop_body; /* an HTTP error that fails the task: stream none of it */
     int sink_errno;
     size_t max_body_size; /* in force for this transfer; 0 = none */
