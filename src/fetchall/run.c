@@ -454,6 +454,8 @@ int run(const config *cfg, input *in)
         r.nworkers = (size_t)cfg->fo.max_concurrency;
     if (cfg->fo.max_per_host && r.nworkers > (size_t)cfg->fo.max_per_host)
         r.nworkers = (size_t)cfg->fo.max_per_host;
+    if (!in->file && in->nargs > 0 && r.nworkers > (size_t)in->nargs)
+        r.nworkers = (size_t)in->nargs; /* no more loops than URLs */
     r.window = (size_t)cfg->fo.max_concurrency * 4;
     if (r.window < 1024)
         r.window = 1024;
