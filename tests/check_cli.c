@@ -317,6 +317,41 @@ START_TEST(no_buffer_streams_the_oldest_body)
 }
 END_TEST
 
+/* stdout a regular file: the oldest body goes into it as it arrives (no
+   memory for a large one), and a body that then fails is cut off again */
+START_TEST(file_stdout_streams_and_cuts_off_a_failed_body)
+{
+    char path[] = "/tmp/fetchall-stdout-XXXXXX", drip[256], buf[64];
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "before\n", 7), 7); /* as with >> */
+    snprintf(drip, sizeof drip, "%s", ts_url(&srv, "/drip/1000"));
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fd, STDOUT_FILENO);
+        execl(fetchall, fetchall, "-q", "-t", "3", ts_url(&srv, "/bytes/2"),
+              drip, ts_url(&srv, "/bytes/3"), (char *)NULL);
+        _exit(127);
+    }
+    /* the drip lasts 50 s: its bytes in the file now mean streaming */
+    struct stat st;
+    double give_up = now_s() + 30;
+    do {
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        ck_assert_double_lt(now_s(), give_up);
+        usleep(10000);
+    } while (st.st_size < 7 + 2 + 200);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(status), 1); /* the drip timed out */
+    ck_assert_int_eq(pread(fd, buf, sizeof buf, 0), 7 + 2 + 3);
+    ck_assert_int_eq(memcmp(buf, "before\nababc", 12), 0);
+    close(fd);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(timeout_and_deadline)
 {
     run_result r;
@@ -568,6 +603,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, methods_and_data);
     tcase_add_test(tc, max_filesize_and_proxy);
     tcase_add_test(tc, no_buffer_streams_the_oldest_body);
+    tcase_add_test(tc, file_stdout_streams_and_cuts_off_a_failed_body);
     tcase_add_test(tc, tls_options);
     suite_add_tcase(s, tc);
     return s;

@@ -6,7 +6,9 @@
  * task goes back to its worker to be freed. Submission runs ahead of
  * writing by a bounded window, so memory follows the window, not the input.
  * With -N the oldest body is not held back: once the main thread waits for
- * it, its worker writes each chunk to stdout as it arrives.
+ * it, its worker writes each chunk to stdout as it arrives. So it is when
+ * stdout is a regular file, where a body that then fails is cut off again
+ * (ftruncate), so that, as without -N, a failed request leaves no body.
  */
 #include <errno.h>
 #include <math.h>
@@ -14,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +38,7 @@ typedef struct slot {
     int file_failed;       /* -o: the body could not be named DIR/N */
     struct evbuffer *body; /* -N: what arrived and was not written yet */
     int streaming;     /* -N, under lock: the oldest; its worker writes it */
+    off_t start;       /* stdout's offset when it began streaming */
     struct slot *next; /* in an inbox, the completed list or a free list */
 } slot;
 
@@ -71,8 +75,9 @@ struct runner {
     double end_at;       /* when the deadline passes */
     int deadline_passed; /* then every outstanding request was ended */
     int failed;
-    int plain;  /* GET, no body, no -o: fetch_get() will do */
-    int stream; /* -N, bodies to stdout in request order */
+    int plain;   /* GET, no body, no -o: fetch_get() will do */
+    int stream;  /* -N or a file: bodies to stdout in request order */
+    int retract; /* stdout is a regular file: cut a failed body off */
 };
 
 static void push(slot_list *l, slot *s)
@@ -363,6 +368,10 @@ static void write_result(runner *r, slot *s)
     r->failed |= resp->error != FETCH_OK || s->file_failed;
     if (output_write(&r->cfg->out, s->index, resp, deadline_hit) != 0)
         stdout_failed();
+    if (s->streaming && r->retract && resp->error != FETCH_OK &&
+        (ftruncate(STDOUT_FILENO, s->start) != 0 ||
+         lseek(STDOUT_FILENO, s->start, SEEK_SET) < 0))
+        stdout_failed();
     struct evbuffer_iovec v; /* -N: the body, or what is left of it */
     while (s->body && resp->error == FETCH_OK &&
            evbuffer_peek(s->body, -1, NULL, &v, 1) > 0) {
@@ -406,6 +415,8 @@ static void run_ordered(runner *r)
             flush_stdout(); /* show what is complete before waiting */
             pthread_mutex_lock(&r->lock);
             s->streaming = r->stream;
+            if (r->retract)
+                s->start = lseek(STDOUT_FILENO, 0, SEEK_CUR);
             while (!s->done)
                 wait_signal(r);
         }
@@ -459,8 +470,11 @@ int run(const config *cfg, input *in)
     r.window = (size_t)cfg->fo.max_concurrency * 4;
     if (r.window < 1024)
         r.window = 1024;
-    r.stream = cfg->no_buffer && !cfg->as_completed && !cfg->out.jsonl &&
-               !cfg->out.dir;
+    struct stat st;
+    r.retract = !cfg->no_buffer && fstat(STDOUT_FILENO, &st) == 0 &&
+                S_ISREG(st.st_mode) && lseek(STDOUT_FILENO, 0, SEEK_CUR) >= 0;
+    r.stream = (cfg->no_buffer || r.retract) && !cfg->as_completed &&
+               !cfg->out.jsonl && !cfg->out.dir;
     r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir && !r.stream;
     r.batch = r.window / 16;
     pthread_mutex_init(&r.lock, NULL);
