@@ -624,6 +624,32 @@ START_TEST(tls_verification)
     fetch_task_free(t);
     fetch_client_free(c);
     ts_stop(&tls);
+
+    /* a server that wants a client certificate (self-signed: its own CA) */
+    char cdir[] = "/tmp/fetch-tls-client-XXXXXX", ccert[128], ckey[128];
+    ck_assert_ptr_nonnull(mkdtemp(cdir));
+    tls_files(cdir, ccert, ckey, sizeof ccert);
+    ts_start_tls_client_ca(&tls, cert, key, ccert);
+    o.insecure = 0;
+    o.ca_file = cert;
+    c = fetch_client_new(&o, NULL, NULL);
+    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL);
+    ck_assert_int_ne(fetch_wait_for(t, 10), FETCH_OK); /* none given */
+    ck_assert_ptr_nonnull(strstr(fetch_task_response(t)->message, "certif"));
+    fetch_task_free(t);
+    fetch_client_free(c);
+    o.client_cert = ccert;
+    o.client_key = ckey;
+    c = fetch_client_new(&o, NULL, NULL);
+    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL);
+    ck_assert_int_eq(fetch_wait_for(t, 10), FETCH_OK);
+    ck_assert_str_eq(fetch_task_response(t)->body, "abcde");
+    fetch_task_free(t);
+    fetch_client_free(c);
+    ts_stop(&tls);
+    unlink(ccert);
+    unlink(ckey);
+    rmdir(cdir);
     unlink(cert);
     unlink(key);
     rmdir(dir);

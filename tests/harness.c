@@ -61,7 +61,8 @@ static const char *env_or(const char *name, const char *fallback)
     return v && *v ? v : fallback;
 }
 
-static void start(test_server *s, const char *cert, const char *key)
+static void start(test_server *s, const char *cert, const char *key,
+                  const char *client_ca)
 {
     /* loopback only: no proxy from the environment may come between */
     const char *proxies[] = {"http_proxy",  "https_proxy", "all_proxy",
@@ -81,7 +82,10 @@ static void start(test_server *s, const char *cert, const char *key)
         close(in[1]);
         close(out[0]);
         const char *prog = env_or("TESTSERVER", "tests/server/testserver");
-        if (cert)
+        if (client_ca)
+            execl(prog, prog, "--lifetime", "900", "--tls", cert, key,
+                  "--client-ca", client_ca, (char *)NULL);
+        else if (cert)
             execl(prog, prog, "--lifetime", "900", "--tls", cert, key,
                   (char *)NULL);
         else
@@ -104,12 +108,18 @@ static void start(test_server *s, const char *cert, const char *key)
 
 void ts_start(test_server *s)
 {
-    start(s, NULL, NULL);
+    start(s, NULL, NULL, NULL);
 }
 
 void ts_start_tls(test_server *s, const char *cert, const char *key)
 {
-    start(s, cert, key);
+    start(s, cert, key, NULL);
+}
+
+void ts_start_tls_client_ca(test_server *s, const char *cert, const char *key,
+                            const char *client_ca)
+{
+    start(s, cert, key, client_ca);
 }
 
 void tls_files(const char *dir, char *cert, char *key, size_t len)

@@ -16,6 +16,9 @@ typedef struct test_server {
 void ts_start(test_server *s);
 /* The same over HTTPS with cert/key (see tls_files); base is https://. */
 void ts_start_tls(test_server *s, const char *cert, const char *key);
+/* ... and asks each client for a certificate signed by client_ca. */
+void ts_start_tls_client_ca(test_server *s, const char *cert, const char *key,
+                            const char *client_ca);
 /* A self-signed certificate for 127.0.0.1 and localhost, made with the
    openssl command in dir: dir/cert.pem, dir/key.pem. */
 void tls_files(const char *dir, char *cert, char *key, size_t len);

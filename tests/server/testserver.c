@@ -4,7 +4,8 @@
  * stdout as the first line. Exits when stdin reaches end of file (its parent
  * is gone) or after --lifetime seconds, so it never outlives a test run.
  *
- * With --tls CERT KEY it speaks HTTPS instead (libevent + OpenSSL).
+ * With --tls CERT KEY it speaks HTTPS instead (libevent + OpenSSL); with
+ * --client-ca FILE as well it wants a client certificate signed by FILE.
  *
  * Endpoints (any query string is ignored unless named):
  *   /bytes/N         200, N bytes: byte i is 'a' + i % 26
@@ -345,9 +346,17 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--tls") && i + 2 < argc) {
             tls = tls_context(argv[i + 1], argv[i + 2]);
             i += 2;
+        } else if (!strcmp(argv[i], "--client-ca") && i + 1 < argc && tls) {
+            /* ask every client for a certificate signed by this CA */
+            if (SSL_CTX_load_verify_locations(tls, argv[++i], NULL) != 1) {
+                fprintf(stderr, "testserver: cannot load %s\n", argv[i]);
+                return 1;
+            }
+            SSL_CTX_set_verify(
+                tls, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
         } else {
             fprintf(stderr, "usage: testserver [--lifetime SECONDS] "
-                            "[--tls CERT KEY]\n");
+                            "[--tls CERT KEY [--client-ca FILE]]\n");
             return 2;
         }
     }
