@@ -64,9 +64,10 @@ static int copy_options(fetch_client *c, const fetch_options *o)
     const char *proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
                                 "all_proxy",  "ALL_PROXY",   "no_proxy",
                                 "NO_PROXY"};
-    for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
-        if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i]))
-            c->env_proxy = 1;
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++) {
+        const char *v = getenv(proxy_vars[i]);
+        c->env_proxy |= v && *v;
+    }
     if (o->cookies) {
         if (!(c->share = curl_share_init()))
             return FETCH_E_NOMEM;

@@ -158,37 +158,41 @@ static void on_done(fetch_task *task, void *arg)
     free_slots(freed);
 }
 
-static void write_stdout(const char *p, size_t len)
+static void flush_stdout(void)
 {
-    while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
+    if (fflush(stdout) != 0)
+        stdout_failed();
+}
+
+/* Write what b holds to stdout and empty it. */
+static void write_buffer(struct evbuffer *b)
+{
+    struct evbuffer_iovec v;
+    while (evbuffer_peek(b, -1, NULL, &v, 1) > 0) {
+        if (fwrite(v.iov_base, 1, v.iov_len, stdout) != v.iov_len)
             stdout_failed();
-        p += n;
-        len -= (size_t)n;
+        evbuffer_drain(b, v.iov_len);
     }
 }
 
-/* -N: a chunk of slot s's body, in its worker's thread. Until s is the
-   oldest unwritten one it waits in memory, like a whole body would. */
+/* A chunk of slot s's body, in its worker's thread (-N, or stdout a file).
+   Until s is the oldest unwritten one it waits in memory, like a whole
+   body would; then the main thread waits for s and leaves stdout to this
+   thread, which writes what waited and each chunk as it comes. */
 static int on_chunk(fetch_task *task, const char *p, size_t len, void *arg)
 {
     slot *s = arg;
     runner *r = s->w->r;
-    struct evbuffer_iovec v;
     (void)task;
     pthread_mutex_lock(&r->lock);
-    int streaming = s->streaming; /* once set, the writer waits for s */
+    int streaming = s->streaming;
     pthread_mutex_unlock(&r->lock);
     if (!streaming)
         return evbuffer_add(s->body, p, len);
-    while (evbuffer_peek(s->body, -1, NULL, &v, 1) > 0) {
-        write_stdout(v.iov_base, v.iov_len);
-        evbuffer_drain(s->body, v.iov_len);
-    }
-    write_stdout(p, len);
+    write_buffer(s->body);
+    if (fwrite(p, 1, len, stdout) != len)
+        stdout_failed();
+    flush_stdout();
     return 0;
 }
 
@@ -372,24 +376,13 @@ static void write_result(runner *r, slot *s)
         (ftruncate(STDOUT_FILENO, s->start) != 0 ||
          lseek(STDOUT_FILENO, s->start, SEEK_SET) < 0))
         stdout_failed();
-    struct evbuffer_iovec v; /* -N: the body, or what is left of it */
-    while (s->body && resp->error == FETCH_OK &&
-           evbuffer_peek(s->body, -1, NULL, &v, 1) > 0) {
-        if (fwrite(v.iov_base, 1, v.iov_len, stdout) != v.iov_len)
-            stdout_failed();
-        evbuffer_drain(s->body, v.iov_len);
-    }
+    if (s->body && resp->error == FETCH_OK) /* what did not stream yet */
+        write_buffer(s->body);
     r->outstanding--;
     pthread_mutex_lock(&r->lock); /* its worker frees it at its next
                                      completion, or when it is told to quit */
     push(&s->w->freed, s);
     pthread_mutex_unlock(&r->lock);
-}
-
-static void flush_stdout(void)
-{
-    if (fflush(stdout) != 0)
-        stdout_failed();
 }
 
 /* Request order: wait for the oldest; later ones finish meanwhile. */
@@ -471,10 +464,10 @@ int run(const config *cfg, input *in)
     if (r.window < 1024)
         r.window = 1024;
     struct stat st;
-    r.retract = !cfg->no_buffer && fstat(STDOUT_FILENO, &st) == 0 &&
+    int bodies = !cfg->as_completed && !cfg->out.jsonl && !cfg->out.dir;
+    r.retract = bodies && !cfg->no_buffer && fstat(STDOUT_FILENO, &st) == 0 &&
                 S_ISREG(st.st_mode) && lseek(STDOUT_FILENO, 0, SEEK_CUR) >= 0;
-    r.stream = (cfg->no_buffer || r.retract) && !cfg->as_completed &&
-               !cfg->out.jsonl && !cfg->out.dir;
+    r.stream = bodies && (cfg->no_buffer || r.retract);
     r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir && !r.stream;
     r.batch = r.window / 16;
     pthread_mutex_init(&r.lock, NULL);
