@@ -42,6 +42,9 @@ static int copy_options(fetch_client *c, const fetch_options *o)
                              &c->opts.cookie_jar, &c->opts.ca_file,
                              &c->opts.ca_path,    &c->opts.client_cert,
                              &c->opts.client_key, &c->opts.proxy};
+    _Static_assert(sizeof fields / sizeof fields[0] ==
+                       sizeof c->strs / sizeof c->strs[0],
+                   "one owned copy per string option");
     if (o->max_concurrency < 1 || o->max_per_host < 0 || o->timeout < 0 ||
         o->connect_timeout < 0 || o->max_redirects < 0 ||
         (o->n_headers && !o->headers))

@@ -106,9 +106,8 @@ struct fetch_client {
                                            fetch_as_completed */
     struct fetch__task_list queue;      /* waiting for a slot, FIFO */
     struct fetch__task_list doomed;     /* failed at submission */
-    TAILQ_HEAD(, fetch__host)
-    ready_hosts; /* hosts with a blocked task and a
-                    free per-host slot */
+    /* hosts with a blocked task and a free per-host slot */
+    TAILQ_HEAD(, fetch__host) ready_hosts;
     void *hosts; /* tsearch() tree of fetch__host */
     TAILQ_HEAD(, fetch__sock) socks;
 

@@ -747,9 +747,5 @@ static Suite *toolbox_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(toolbox_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(toolbox_suite());
 }

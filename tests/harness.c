@@ -26,6 +26,15 @@ void srv_teardown(void)
     ts_stop(&srv);
 }
 
+int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
+
 double now_s(void)
 {
     struct timespec ts;

@@ -35,6 +35,10 @@ extern test_server srv;
 void srv_setup(void);
 void srv_teardown(void);
 
+/* Run a suite; the exit status for main(): 0 when every test passed. */
+struct Suite;
+int run_suite(struct Suite *s);
+
 /* Monotonic seconds. */
 double now_s(void);
 

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,14 +38,12 @@ typedef struct slot {
     int done;              /* under runner.lock */
     int file_failed;       /* -o: the body could not be named DIR/N */
     struct evbuffer *body; /* -N: what arrived and was not written yet */
-    int streaming;     /* -N, under lock: the oldest; its worker writes it */
-    off_t start;       /* stdout's offset when it began streaming */
-    struct slot *next; /* in an inbox, the completed list or a free list */
+    int streaming; /* -N, under lock: the oldest; its worker writes it */
+    off_t start;   /* stdout's offset when it began streaming */
+    STAILQ_ENTRY(slot) link; /* in an inbox, the finished or freed list */
 } slot;
 
-typedef struct slot_list {
-    slot *head, *tail;
-} slot_list;
+typedef STAILQ_HEAD(slot_list, slot) slot_list;
 
 struct worker {
     runner *r;
@@ -80,20 +79,11 @@ struct runner {
     int retract; /* stdout is a regular file: cut a failed body off */
 };
 
-static void push(slot_list *l, slot *s)
-{
-    s->next = NULL;
-    if (l->tail)
-        l->tail->next = s;
-    else
-        l->head = s;
-    l->tail = s;
-}
-
+/* Empty l; its slots stay chained through link, first one returned. */
 static slot *take_all(slot_list *l)
 {
-    slot *s = l->head;
-    l->head = l->tail = NULL;
+    slot *s = STAILQ_FIRST(l);
+    STAILQ_INIT(l);
     return s;
 }
 
@@ -127,7 +117,7 @@ static void stdout_failed(void)
 static void free_slots(slot *s)
 {
     for (slot *next; s; s = next) {
-        next = s->next;
+        next = STAILQ_NEXT(s, link);
         fetch_task_free(s->task); /* finished: safe inside a callback */
         if (s->body)
             evbuffer_free(s->body);
@@ -148,7 +138,7 @@ static void on_done(fetch_task *task, void *arg)
     pthread_mutex_lock(&r->lock);
     s->done = 1;
     if (r->cfg->as_completed)
-        push(&r->finished, s);
+        STAILQ_INSERT_TAIL(&r->finished, s, link);
     /* wake the writer per batch, not per request: a wake-up costs two
        context switches; it also wakes every 2 ms by itself */
     if (++r->ready >= r->batch && r->waiting)
@@ -235,7 +225,7 @@ static void on_wake(evutil_socket_t fd, short ev, void *arg)
     pthread_mutex_unlock(&r->lock);
     free_slots(freed);
     for (slot *next; in; in = next) {
-        next = in->next;
+        next = STAILQ_NEXT(in, link);
         submit(w, in);
     }
     if (cancel) /* the deadline passed: end everything, new work too */
@@ -276,6 +266,8 @@ static void start_worker(runner *r, worker *w, size_t k)
         fo.max_per_host =
             fo.max_per_host / (int)n + ((int)k < fo.max_per_host % (int)n);
     w->r = r;
+    STAILQ_INIT(&w->inbox);
+    STAILQ_INIT(&w->freed);
     /* one thread per base: no locks; merge libcurl's remove/add churn */
     struct event_config *ec = event_config_new();
     if (!ec)
@@ -333,7 +325,7 @@ static slot *read_next(runner *r, int *filling)
 static void deal(runner *r, slot *s)
 {
     pthread_mutex_lock(&r->lock);
-    push(&s->w->inbox, s);
+    STAILQ_INSERT_TAIL(&s->w->inbox, s, link);
     poke(s->w);
     pthread_mutex_unlock(&r->lock);
 }
@@ -381,7 +373,7 @@ static void write_result(runner *r, slot *s)
     r->outstanding--;
     pthread_mutex_lock(&r->lock); /* its worker frees it at its next
                                      completion, or when it is told to quit */
-    push(&s->w->freed, s);
+    STAILQ_INSERT_TAIL(&s->w->freed, s, link);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -431,17 +423,17 @@ static void run_as_completed(runner *r)
         if (r->outstanding == 0)
             break;
         pthread_mutex_lock(&r->lock);
-        if (!r->finished.head) {
+        if (STAILQ_EMPTY(&r->finished)) {
             pthread_mutex_unlock(&r->lock);
             flush_stdout();
             pthread_mutex_lock(&r->lock);
-            while (!r->finished.head)
+            while (STAILQ_EMPTY(&r->finished))
                 wait_signal(r);
         }
         s = take_all(&r->finished);
         pthread_mutex_unlock(&r->lock);
         for (slot *next; s; s = next) {
-            next = s->next; /* write_result reuses the link */
+            next = STAILQ_NEXT(s, link); /* write_result reuses it */
             write_result(r, s);
         }
     }
@@ -470,6 +462,7 @@ int run(const config *cfg, input *in)
     r.stream = bodies && (cfg->no_buffer || r.retract);
     r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir && !r.stream;
     r.batch = r.window / 16;
+    STAILQ_INIT(&r.finished);
     pthread_mutex_init(&r.lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
