@@ -15,6 +15,14 @@
  * result code in its fetch_response; fetch_strerror() gives the text of any
  * code.
  *
+ * Untrusted text: URLs, header values and server messages come from the
+ * web. Every message libfetch composes (fetch_response.message) is safe to
+ * print: credentials in URLs are redacted, a long URL is shortened in the
+ * middle, and control bytes, bytes that are not UTF-8 and characters that
+ * reorder text are escaped (fetch_text_escape()). Strings handed back as
+ * they came (fetch_response.url, effective_url, content_type, headers) are
+ * not: escape them with fetch_text_escape() before printing them.
+ *
  * Threads: a client and its tasks belong to one thread and one event_base.
  * Use one client per thread; libfetch keeps no global state of its own apart
  * from libcurl's global init (done once, thread-safely, by the first
@@ -61,6 +69,7 @@ typedef enum fetch_error {
     FETCH_E_TOO_LARGE = -11, /**< body larger than allowed */
     FETCH_E_OTHER = -12,     /**< any other libcurl failure; see curl_code */
     FETCH_E_WRITE = -13,     /**< the body's file sink could not be written */
+    FETCH_E_NOFD = -14,      /**< out of file descriptors (EMFILE, ENFILE) */
 
     FETCH_E_INVAL = -20, /**< invalid argument */
     FETCH_E_NOMEM = -21, /**< out of memory */
@@ -95,24 +104,28 @@ typedef struct fetch_options {
     /** Per-request timeout in seconds, counted from the moment the request
      *  leaves the queue and starts (time spent queued is not charged).
      *  Mirrors asyncio.wait_for: the transfer is stopped and its result is
-     *  FETCH_E_TIMEOUT. Default 0 = none. */
+     *  FETCH_E_TIMEOUT. Default 0 = none. Negative, NaN or infinite:
+     *  FETCH_E_INVAL. */
     double timeout;
     /** Connect timeout in seconds (TCP + TLS). Default 10; 0 = libcurl's
-     *  default (300 s). */
+     *  default (300 s). Negative, NaN or infinite: FETCH_E_INVAL. */
     double connect_timeout;
     /** Follow redirects (3xx with Location). Default 1. */
     int follow_redirects;
     /** Most redirects followed; more gives FETCH_E_TOO_MANY_REDIRECTS.
      *  Default 10. */
     int max_redirects;
-    /** User-Agent header. Default NULL = "libfetch/VERSION". */
+    /** User-Agent header. Default NULL = "libfetch/VERSION". A CR or LF in
+     *  it: FETCH_E_INVAL (it would inject a header). */
     const char *user_agent;
     /** Accept-Encoding. Default NULL = every encoding libcurl was built with
      *  (gzip, deflate, br, zstd ...), decoded transparently. "" also means
-     *  all; set "identity" to ask for none. */
+     *  all; set "identity" to ask for none. CR or LF: FETCH_E_INVAL. */
     const char *accept_encoding;
-    /** Extra request headers, each "Name: value"; array of n_headers.
-     *  Default NULL/0. */
+    /** Extra request headers, each "Name: value" ("Name:" removes one that
+     *  libcurl would send, "Name;" sends it empty), the name an HTTP token;
+     *  array of n_headers. A NULL entry, a CR or LF, or no name:
+     *  FETCH_E_INVAL. Default NULL/0. */
     const char *const *headers;
     size_t n_headers;
     /** Treat HTTP status >= 400 as failure FETCH_E_HTTP (aiohttp
@@ -161,7 +174,8 @@ typedef struct fetch_options {
 /**
  * Tracing hooks, each optional (NULL). They observe, they do not steer: a
  * hook may read the task (fetch_task_url(), and fetch_task_response() in
- * on_finished) but must not submit, cancel, free or wait. Times are seconds
+ * on_finished) but must not submit, cancel, free (a task or the client) or
+ * wait. Times are seconds
  * since the task was submitted.
  */
 typedef struct fetch_trace {
@@ -200,8 +214,15 @@ fetch_client *fetch_client_new(const fetch_options *opts,
  * Free a client. Every unfinished task ends with FETCH_E_CANCELLED (its
  * callback runs, exactly once); tasks stay valid until you free them, but
  * are detached from the client. Every event and socket the client added to
- * the event_base is removed. NULL is a no-op. Must not be called from a
- * callback of this client.
+ * the event_base is removed. NULL is a no-op.
+ *
+ * From inside a completion or data callback of this client the free is
+ * deferred, as hiredis' redisAsyncFree() is: the client takes no new task from
+ * then on (fetch_get() and fetch_submit() return NULL), and it is freed when
+ * control leaves libfetch, i.e. when the callback and the libfetch call or
+ * event that ran it have returned. A blocking wait that ran the callback
+ * then cancels what is left and returns at once. Do not use the client
+ * after that call returns. Freeing a client twice is undefined, as free().
  */
 void fetch_client_free(fetch_client *client);
 
@@ -229,7 +250,8 @@ void fetch_client_get_stats(const fetch_client *client, fetch_stats *stats);
  * event loop, never from inside the call that submitted the task: on
  * success, error, timeout, cancel or client teardown. The task is finished
  * when it runs (fetch_task_response() is valid). The callback may free the
- * task, submit new tasks and cancel others; it must not free the client.
+ * task, submit new tasks and cancel others; it may free the client (the
+ * free is deferred until the callback returns; see fetch_client_free()).
  */
 typedef void (*fetch_done_cb)(fetch_task *task, void *arg);
 
@@ -238,7 +260,8 @@ typedef void (*fetch_done_cb)(fetch_task *task, void *arg);
  * the body as it arrives, instead of buffering it. data is valid only during
  * the call. Return 0 to go on, anything else to stop the transfer: the task
  * then ends with FETCH_E_CANCELLED ("stopped by the data callback"). Runs
- * inside libcurl: it must not submit, cancel, free or wait.
+ * inside libcurl: it must not submit, cancel, free a task or wait; it may
+ * free the client (deferred, see fetch_client_free()).
  */
 typedef int (*fetch_data_cb)(fetch_task *task, const char *data, size_t len,
                              void *arg);
@@ -251,15 +274,18 @@ typedef int (*fetch_data_cb)(fetch_task *task, const char *data, size_t len,
 typedef struct fetch_request {
     const char *url;    /**< required */
     const char *method; /**< "GET" (default, NULL), "HEAD", "POST", "PUT",
-                             "PATCH", "DELETE", or any other token */
+                             "PATCH", "DELETE", or any other HTTP token;
+                             anything else: FETCH_E_INVAL */
     const void *body;   /**< request body (copied), or NULL */
     size_t body_len;    /**< its length in bytes */
     /** Request headers added to the client's, each "Name: value"; a header
-     *  of the same name replaces the client's; "Name:" removes one. */
+     *  of the same name replaces the client's; "Name:" removes one. Checked
+     *  as fetch_options.headers (FETCH_E_INVAL). */
     const char *const *headers;
     size_t n_headers;
     /** Per-request timeout in seconds (as fetch_options.timeout); negative
-     *  (default) = the client's, 0 = none. */
+     *  (default) = the client's, 0 = none; NaN or infinite:
+     *  FETCH_E_INVAL. */
     double timeout;
     /** Follow redirects: -1 (default) = the client's, 0 no, 1 yes. */
     int follow_redirects;
@@ -283,12 +309,17 @@ void fetch_request_init(fetch_request *req);
 /**
  * Submit a request described by req (any method, body, headers, per-request
  * options, streaming). Otherwise exactly as fetch_get(): the task is
- * scheduled at once, bad URLs are the task's result, and NULL means NULL
- * client or req->url, out of memory, or a sink_fd/on_data/sink_path given
- * together; then no callback runs.
+ * scheduled at once and bad URLs are the task's result.
+ *
+ * @param err  if not NULL, receives FETCH_OK, or with NULL the reason:
+ *             FETCH_E_INVAL (NULL client, req or req->url; the client is
+ *             being freed; a method that is not a token; a NULL, multi-line
+ *             or nameless header; a NaN or infinite timeout; more than one
+ *             of sink_fd, on_data and sink_path), FETCH_E_NOMEM.
+ * @return a task owned by the caller, or NULL; then no callback runs.
  */
 fetch_task *fetch_submit(fetch_client *client, const fetch_request *req,
-                         fetch_done_cb cb, void *arg);
+                         fetch_done_cb cb, void *arg, int *err);
 
 /**
  * Submit a GET for url and return its task, already scheduled
@@ -298,15 +329,19 @@ fetch_task *fetch_submit(fetch_client *client, const fetch_request *req,
  *
  * A malformed URL or a scheme other than http/https is not a submit error:
  * the task finishes with FETCH_E_URL or FETCH_E_PROTOCOL like any other
- * failed request, so a batch of URLs is never aborted by one bad entry.
- * A URL without a scheme is taken as http://, as curl does.
+ * failed request, so a batch of URLs is never aborted by one bad entry (a
+ * CR, LF or space in it is malformed: it is never sent).
  *
  * @param client  the client.
  * @param url     the URL; copied.
  * @param cb      completion callback, or NULL.
  * @param arg     passed to cb.
+ * A URL without a scheme is taken as http:// (never guessed from the host
+ * name: "ftp.example/x" is http://ftp.example/x).
+ *
  * @return a task owned by the caller (free with fetch_task_free()), or NULL
- *         for NULL client/url or out of memory; then no callback runs.
+ *         for NULL client/url, a client being freed, or out of memory; then
+ *         no callback runs. fetch_submit() tells these apart.
  */
 fetch_task *fetch_get(fetch_client *client, const char *url, fetch_done_cb cb,
                       void *arg);
@@ -316,6 +351,10 @@ fetch_task *fetch_get(fetch_client *client, const char *url, fetch_done_cb cb,
  * callback runs with FETCH_E_CANCELLED). May be called from the task's own
  * callback; must not be called on a task that a running fetch_wait_for()
  * or fetch_gather() is waiting for. NULL is a no-op.
+ *
+ * Freeing a task twice is a bug, as with free(); libfetch checks a marker
+ * in the task and aborts with a message on stderr when it finds the task
+ * already freed (it cannot tell once the memory is reused).
  */
 void fetch_task_free(fetch_task *task);
 
@@ -344,7 +383,8 @@ const char *fetch_task_url(const fetch_task *task);
  */
 typedef struct fetch_response {
     int error;           /**< FETCH_OK or a FETCH_E_* result code */
-    const char *message; /**< NULL when ok; else "URL: what went wrong" */
+    const char *message; /**< NULL when ok; else "URL: what went wrong",
+                              safe to print (see "Untrusted text" above) */
     int curl_code;       /**< underlying CURLcode; 0 when libcurl did not
                               report the failure (cancel, malformed URL,
                               a wait_for or gather timeout) */
@@ -396,6 +436,17 @@ int fetch_task_header_at(const fetch_task *task, size_t i, const char **name,
  */
 size_t fetch_client_cancel_all(fetch_client *client);
 
+/**
+ * Set a deadline for everything the client does (asyncio.timeout() around
+ * the whole of it; fetchall's -T): seconds from now. When it passes, every
+ * task still queued or running ends with FETCH_E_TIMEOUT ("deadline of S s
+ * reached while queued" or "... while running"), and so does every task
+ * submitted after it, at once. A later call moves it; seconds 0 clears it.
+ * @return FETCH_OK, or FETCH_E_INVAL (NULL client; negative, NaN or
+ *         infinite seconds).
+ */
+int fetch_client_set_deadline(fetch_client *client, double seconds);
+
 /* ------------------------------------------------------------------ */
 /* Waiting (blocking: runs the client's event loop until done)         */
 /* ------------------------------------------------------------------ */
@@ -411,7 +462,8 @@ size_t fetch_client_cancel_all(fetch_client *client);
  * Other tasks of the client make progress meanwhile.
  *
  * @return the task's result code (FETCH_OK, FETCH_E_TIMEOUT, ...), or
- *         FETCH_E_INVAL (NULL task), FETCH_E_BUSY (called from a callback
+ *         FETCH_E_INVAL (NULL task, a task of a freed client, a NaN or
+ *         infinite timeout), FETCH_E_BUSY (called from a callback
  *         running on the client's event_base: a loop cannot be run from
  *         inside itself), FETCH_E_LOOP (event loop failure).
  */
@@ -425,11 +477,13 @@ int fetch_wait_for(fetch_task *task, double timeout);
  *
  * @param deadline seconds counted from the submission of the earliest task
  *        in the array; tasks still queued or running then end with
- *        FETCH_E_TIMEOUT. 0 or negative = no deadline.
+ *        FETCH_E_TIMEOUT. 0 or negative = no deadline; NaN or infinite:
+ *        FETCH_E_INVAL.
  * @param flags FETCH_GATHER_ALL or FETCH_GATHER_FAIL_FAST (below).
  * @return the number of tasks whose result is not FETCH_OK (0 = all
- *         succeeded), or FETCH_E_INVAL (NULL array or task, or a task of
- *         another client), FETCH_E_BUSY, FETCH_E_LOOP.
+ *         succeeded), or FETCH_E_INVAL (NULL array or task, a task of
+ *         another client, a NaN or infinite deadline), FETCH_E_BUSY,
+ *         FETCH_E_LOOP.
  */
 int fetch_gather(fetch_client *client, fetch_task *const *tasks, size_t n,
                  double deadline, int flags);
@@ -454,11 +508,53 @@ int fetch_gather(fetch_client *client, fetch_task *const *tasks, size_t n,
  *
  * @param err if not NULL, receives FETCH_OK, or with NULL the reason:
  *            FETCH_OK when nothing is left (no task unfinished or not yet
- *            handed out), FETCH_E_TIMEOUT, FETCH_E_INVAL, FETCH_E_BUSY,
- *            FETCH_E_LOOP.
+ *            handed out), FETCH_E_TIMEOUT, FETCH_E_INVAL (NULL client, a NaN
+ *            or infinite timeout), FETCH_E_BUSY, FETCH_E_LOOP.
  * @return a finished task (still owned by the caller), or NULL.
  */
 fetch_task *fetch_as_completed(fetch_client *client, double timeout, int *err);
+
+/* ------------------------------------------------------------------ */
+/* Untrusted text                                                      */
+/* ------------------------------------------------------------------ */
+
+/** Flags of fetch_text_escape(). */
+#define FETCH_TEXT_TERMINAL 0 /**< escape for a terminal or a log line */
+#define FETCH_TEXT_UTF8 1     /**< only make it valid UTF-8 (for JSON) */
+
+/**
+ * Make untrusted text safe to show, as snprintf() makes text: writes at
+ * most size bytes to dst, NUL included, and returns the length the whole
+ * result needs (so size 0 with dst NULL measures it). Only whole escapes
+ * and whole characters are written.
+ *
+ * FETCH_TEXT_TERMINAL: printable ASCII and valid UTF-8 stay as they are;
+ * a backslash is doubled; LF, CR and TAB become the two characters \n, \r
+ * and \t; other control bytes, DEL and bytes that are not UTF-8 become
+ * \xHH (two hex digits); C1 controls, bidirectional overrides and
+ * isolates, line and paragraph separators and zero-width characters become
+ * \uHHHH. The result is one line that cannot move the cursor, change
+ * colours or reorder what a terminal shows (as OpenSSH treats text from
+ * a remote host).
+ *
+ * FETCH_TEXT_UTF8: valid UTF-8 stays as it is, control bytes included;
+ * each byte that is not part of a valid UTF-8 sequence becomes U+FFFD (the
+ * replacement character), as a browser decodes it.
+ *
+ * @param src  len bytes, NUL bytes allowed.
+ * @return the length of the whole result, without the NUL.
+ */
+size_t fetch_text_escape(char *dst, size_t size, const char *src, size_t len,
+                         int flags);
+
+/**
+ * Copy url with the credentials of its authority ("user:password@")
+ * replaced by "***", as snprintf() would (at most size bytes, NUL
+ * included; returns the length the whole result needs). Works on malformed
+ * URLs too: whatever stands before the last '@' between "scheme://" (or the
+ * start) and the first '/', '?', '#' or backslash is taken as credentials.
+ */
+size_t fetch_url_redact(char *dst, size_t size, const char *url);
 
 #ifdef __cplusplus
 }

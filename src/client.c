@@ -45,10 +45,16 @@ static int copy_options(fetch_client *c, const fetch_options *o)
     _Static_assert(sizeof fields / sizeof fields[0] ==
                        sizeof c->strs / sizeof c->strs[0],
                    "one owned copy per string option");
-    if (o->max_concurrency < 1 || o->max_per_host < 0 || o->timeout < 0 ||
-        o->connect_timeout < 0 || o->max_redirects < 0 ||
-        (o->n_headers && !o->headers))
+    if (o->max_concurrency < 1 || o->max_per_host < 0 ||
+        !fetch__seconds_ok(o->timeout) || o->timeout < 0 ||
+        !fetch__seconds_ok(o->connect_timeout) || o->connect_timeout < 0 ||
+        o->max_redirects < 0 || (o->n_headers && !o->headers) ||
+        (o->user_agent && !fetch__one_line(o->user_agent)) ||
+        (o->accept_encoding && !fetch__one_line(o->accept_encoding)))
         return FETCH_E_INVAL;
+    for (size_t i = 0; i < o->n_headers; i++)
+        if (!fetch__header_ok(o->headers[i]))
+            return FETCH_E_INVAL;
     c->opts = *o;
     c->opts.headers = NULL;
     c->opts.n_headers = 0;
@@ -85,11 +91,11 @@ static void on_kick(evutil_socket_t fd, short ev, void *arg)
     fetch_task *t;
     (void)fd;
     (void)ev;
-    c->in_loop++;
+    fetch__enter(c);
     while ((t = TAILQ_FIRST(&c->doomed)))
         fetch__task_finish(t, t->resp.error, CURLE_OK, t->message);
-    c->in_loop--;
     fetch__loop_process(c);
+    fetch__leave(c);
 }
 
 /* Ask for admission on the next loop turn (never from inside the caller). */
@@ -185,19 +191,82 @@ size_t fetch_client_cancel_all(fetch_client *c)
     unsigned long before = c->next_seq; /* not what callbacks submit now */
     size_t n = 0;
     fetch_task *t;
+    fetch__enter(c);
     while ((t = TAILQ_FIRST(&c->unfinished)) && t->seq < before) {
         fetch__task_finish(t, FETCH_E_CANCELLED, CURLE_OK, NULL);
         n++;
     }
+    fetch__leave(c);
     return n;
+}
+
+static void on_deadline(evutil_socket_t fd, short ev, void *arg)
+{
+    fetch_client *c = arg;
+    fetch_task *t;
+    (void)fd;
+    (void)ev;
+    c->deadline_passed = 1;
+    fetch__enter(c);
+    /* what callbacks submit meanwhile ends too: it is past the deadline */
+    while ((t = TAILQ_FIRST(&c->unfinished)))
+        fetch__task_expire(t, "deadline", c->deadline_s);
+    fetch__leave(c);
+}
+
+int fetch_client_set_deadline(fetch_client *c, double seconds)
+{
+    if (!c || !fetch__seconds_ok(seconds) || seconds < 0)
+        return FETCH_E_INVAL;
+    if (!c->deadline && !(c->deadline = evtimer_new(c->base, on_deadline, c)))
+        return FETCH_E_NOMEM;
+    evtimer_del(c->deadline);
+    c->deadline_passed = 0;
+    c->deadline_s = seconds;
+    if (seconds > 0) {
+        struct timeval tv;
+        fetch__timeval(&tv, seconds);
+        evtimer_add(c->deadline, &tv);
+    }
+    return FETCH_OK;
+}
+
+/* A libfetch frame that may run the caller's callbacks begins ... */
+void fetch__enter(fetch_client *c)
+{
+    c->depth++;
+}
+
+static void destroy(fetch_client *c);
+
+/* ... and ends; the last one carries out a fetch_client_free() that a
+   callback asked for. Returns 1 when the client is gone. */
+int fetch__leave(fetch_client *c)
+{
+    if (--c->depth > 0 || !c->free_pending)
+        return 0;
+    destroy(c);
+    return 1;
 }
 
 void fetch_client_free(fetch_client *c)
 {
-    fetch_task *t;
     if (!c)
         return;
-    c->closing = 1;
+    if (c->depth > 0) { /* inside a callback: hiredis' deferred free */
+        c->free_pending = 1;
+        c->closing = 1;
+        return;
+    }
+    destroy(c);
+}
+
+static void destroy(fetch_client *c)
+{
+    fetch_task *t;
+    c->closing = c->destroying = 1;
+    c->free_pending = 0;
+    c->depth++; /* a callback that frees the client again changes nothing */
     /* Take the first each time: a callback may free or cancel any task. */
     while ((t = TAILQ_FIRST(&c->tasks))) {
         TAILQ_REMOVE(&c->tasks, t, all_link);
@@ -217,6 +286,8 @@ void fetch_client_free(fetch_client *c)
         curl_share_cleanup(c->share);
     if (c->kick)
         event_free(c->kick);
+    if (c->deadline)
+        event_free(c->deadline);
     tdestroy(c->hosts, free); /* empty by now: every task has ended */
     free(c->pool);
     curl_slist_free_all(c->headers);

@@ -19,6 +19,7 @@ static const struct {
     {FETCH_E_TOO_LARGE, "response too large"},
     {FETCH_E_OTHER, "request failed"},
     {FETCH_E_WRITE, "could not write the body"},
+    {FETCH_E_NOFD, "out of file descriptors"},
     {FETCH_E_INVAL, "invalid argument"},
     {FETCH_E_NOMEM, "out of memory"},
     {FETCH_E_BUSY, "blocking call from inside the event loop"},

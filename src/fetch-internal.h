@@ -22,7 +22,8 @@ struct fetch__host;
 /* A pooled easy handle with the storage libcurl writes into. */
 struct fetch__handle {
     CURL *easy;
-    int dirty; /* a fetch_request changed options a plain GET must reset */
+    int dirty;      /* a fetch_request changed options a plain GET must reset */
+    int sock_errno; /* socket() failed with this in the last transfer */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -37,6 +38,7 @@ struct fetch_task {
     TAILQ_ENTRY(fetch_task) u_link;   /* client->unfinished */
     TAILQ_ENTRY(fetch_task) d_link;   /* client->completed (as_completed) */
     unsigned long seq;                /* submission number */
+    unsigned magic;                   /* FETCH__TASK_LIVE until freed */
     enum fetch__state state;
     int blocked;      /* QUEUED in host->blocked, not client->queue */
     int freeing;      /* inside fetch_task_free() */
@@ -53,6 +55,7 @@ struct fetch_task {
     struct curl_slist *req_headers; /* the client's, then the request's */
     struct fetch__host *host; /* per-host accounting; NULL when unlimited */
     char *url;                /* as submitted */
+    char *target;             /* what libcurl gets: url, or "http://" url */
     struct fetch__handle *h;  /* only while RUNNING */
     struct evbuffer *body;
     fetch_done_cb cb;
@@ -67,6 +70,10 @@ struct fetch_task {
 };
 
 TAILQ_HEAD(fetch__task_list, fetch_task);
+
+#define FETCH__TASK_LIVE 0x7461736bu
+/* Longest URL a message shows whole; a longer one is cut in the middle. */
+#define FETCH__URL_SHOWN 200
 
 /* Per scheme+host+port admission state (only with max_per_host). */
 struct fetch__host {
@@ -118,14 +125,31 @@ struct fetch_client {
     unsigned long next_seq;
     size_t idle; /* HTTP/1.1 connections likely idle in libcurl's cache */
     int closing; /* fetch_client_free() under way: no new work */
-    int in_loop; /* inside fetch__loop_process: callbacks may not block */
+    /* libfetch frames on the stack that may run the caller's callbacks:
+       blocking waits are refused inside one, and a fetch_client_free()
+       from a callback waits until the last one returns */
+    int depth;
+    int free_pending;
+    int destroying;         /* the teardown runs: finished tasks are detached */
+    struct event *deadline; /* fetch_client_set_deadline(), or NULL */
+    double deadline_s;      /* its length, for messages */
+    int deadline_passed;
 };
+
+/* text.c */
+char *fetch__message(const char *url, const char *detail);
+size_t fetch__scheme_len(const char *url);
+int fetch__one_line(const char *s);
+int fetch__token(const char *s, size_t len);
+int fetch__header_ok(const char *h);
+int fetch__seconds_ok(double s);
 
 /* wait.c */
 void fetch__task_expire(fetch_task *t, const char *what, double seconds);
 
-/* loop.c: monotonic clock in seconds */
+/* loop.c: monotonic clock in seconds; seconds as a timeval */
 double fetch__now(void);
+void fetch__timeval(struct timeval *tv, double seconds);
 
 /* error.c */
 int fetch__from_curl(CURLcode cc);
@@ -140,6 +164,8 @@ void fetch__task_complete(fetch_task *t, CURLcode cc);
 void fetch__completed_remove(fetch_client *c, fetch_task *t);
 
 /* client.c */
+void fetch__enter(fetch_client *c);
+int fetch__leave(fetch_client *c);
 int fetch__slist_append(struct curl_slist **list, const char *s);
 size_t fetch__client_admit(fetch_client *c);
 void fetch__client_kick(fetch_client *c);

@@ -16,6 +16,15 @@ double fetch__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Seconds as a timeval for libevent; beyond ten years is "never" anyway. */
+void fetch__timeval(struct timeval *tv, double s)
+{
+    if (s > 3e8)
+        s = 3e8;
+    tv->tv_sec = (time_t)s;
+    tv->tv_usec = (suseconds_t)((s - (double)tv->tv_sec) * 1e6);
+}
+
 static short events_for(int what)
 {
     short ev = EV_PERSIST; /* level-triggered: libcurl may not drain a socket */
@@ -35,9 +44,11 @@ static void on_socket(evutil_socket_t fd, short ev, void *arg)
         bits |= CURL_CSELECT_IN;
     if (ev & EV_WRITE)
         bits |= CURL_CSELECT_OUT;
+    fetch__enter(c); /* data callbacks run inside socket_action */
     /* s may be freed by the socket callback inside this call */
     curl_multi_socket_action(c->multi, fd, bits, &running);
     fetch__loop_process(c);
+    fetch__leave(c);
 }
 
 static void on_timer(evutil_socket_t fd, short ev, void *arg)
@@ -46,8 +57,10 @@ static void on_timer(evutil_socket_t fd, short ev, void *arg)
     int running;
     (void)fd;
     (void)ev;
+    fetch__enter(c);
     curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     fetch__loop_process(c);
+    fetch__leave(c);
 }
 
 static void sock_free(fetch_client *c, struct fetch__sock *s)
@@ -144,7 +157,6 @@ void fetch__loop_free(fetch_client *c)
  */
 void fetch__loop_process(fetch_client *c)
 {
-    c->in_loop++;
     for (;;) {
         CURLMsg *msg;
         int left, running;
@@ -161,14 +173,11 @@ void fetch__loop_process(fetch_client *c)
             break;
         curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
-    c->in_loop--;
 }
 
-/* One blocking turn of the loop, for the waits. */
+/* One blocking turn of the loop, for the waits (never from a callback). */
 int fetch__loop_once(fetch_client *c)
 {
-    if (c->in_loop)
-        return FETCH_E_BUSY; /* called from one of our callbacks */
     int rc = event_base_loop(c->base, EVLOOP_ONCE);
     if (rc < 0) /* libevent refuses reentry from the caller's own events */
         return FETCH_E_BUSY;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fetch-internal.h"
@@ -96,8 +97,25 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 
 static long to_ms(double seconds)
 {
+    if (seconds > 1e9) /* about 30 years: no limit, without overflow */
+        return 0;
     long ms = (long)(seconds * 1000.0 + 0.5);
     return seconds > 0 && ms == 0 ? 1 : ms; /* 0 would mean "no limit" */
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: libcurl's own socket(), keeping its errno so
+   that running out of descriptors is reported as such, not as a refused
+   connection. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+    struct fetch__handle *h = arg;
+    (void)purpose;
+    curl_socket_t fd =
+        socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        h->sock_errno = errno;
+    return fd;
 }
 
 /* A handle carries the client's options; a plain GET changes only the URL. */
@@ -122,6 +140,8 @@ struct fetch__handle *fetch__handle_new(fetch_client *c)
     buffer = buffer > (512L << 10) ? 512L << 10 : buffer;
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, buffer);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     if (o->trace && o->trace->on_first_byte)
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -174,8 +194,8 @@ void fetch__handle_free(struct fetch__handle *h)
 static int check_url(fetch_task *t, CURLU *u, char *detail, size_t len)
 {
     char *s = NULL;
-    CURLUcode uc = curl_url_set(u, CURLUPART_URL, t->url,
-                                CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME);
+    CURLUcode uc =
+        curl_url_set(u, CURLUPART_URL, t->target, CURLU_NON_SUPPORT_SCHEME);
     if (uc != CURLUE_OK) {
         snprintf(detail, len, "malformed URL (%s)", curl_url_strerror(uc));
         return FETCH_E_URL;
@@ -214,6 +234,22 @@ void fetch_request_init(fetch_request *r)
     r->follow_redirects = -1;
     r->fail_on_http_error = -1;
     r->sink_fd = -1;
+}
+
+/* The request fields that go on the wire, checked before anything is
+   copied: nothing multi-line, nothing that is not a token where one is
+   due, no seconds that are not a number. */
+static int req_check(const fetch_request *in)
+{
+    if ((!!in->on_data + (in->sink_fd >= 0) + !!in->sink_path) > 1 ||
+        (in->n_headers && !in->headers) ||
+        (in->method && !fetch__token(in->method, strlen(in->method))) ||
+        !fetch__seconds_ok(in->timeout))
+        return FETCH_E_INVAL;
+    for (size_t i = 0; i < in->n_headers; i++)
+        if (!fetch__header_ok(in->headers[i]))
+            return FETCH_E_INVAL;
+    return FETCH_OK;
 }
 
 static void req_free(fetch_request *r)
@@ -280,18 +316,35 @@ static int req_copy(fetch_task *t, fetch_client *c, const fetch_request *in)
     return 0;
 }
 
+/* A URL without a scheme is http://, never guessed from the host name as
+   libcurl would ("ftp.example" would be ftp://). */
+static char *target_of(char *url)
+{
+    if (fetch__scheme_len(url))
+        return url;
+    size_t n = strlen(url) + 8;
+    char *t = malloc(n);
+    if (t)
+        snprintf(t, n, "http://%s", url);
+    return t;
+}
+
 static fetch_task *submit(fetch_client *c, const char *url,
-                          const fetch_request *in, fetch_done_cb cb, void *arg)
+                          const fetch_request *in, fetch_done_cb cb, void *arg,
+                          int *err)
 {
     char detail[256], key[512];
     fetch_task *t;
     CURLU *u = NULL;
     int code = FETCH_OK;
 
-    if (!c || !url || c->closing)
+    if (!c || !url || c->closing || (in && req_check(in) != FETCH_OK)) {
+        if (err)
+            *err = FETCH_E_INVAL;
         return NULL;
+    }
     t = calloc(1, sizeof *t);
-    if (!t || !(t->url = strdup(url)))
+    if (!t || !(t->url = strdup(url)) || !(t->target = target_of(t->url)))
         goto fail;
     if (in && req_copy(t, c, in) != 0)
         goto fail;
@@ -300,7 +353,7 @@ static fetch_task *submit(fetch_client *c, const char *url,
        too only when its host is needed now, or its scheme is in doubt. */
     if (!strncasecmp(url, "https://", 8))
         t->https = 1;
-    else if (strncasecmp(url, "http://", 7) || c->opts.max_per_host > 0)
+    else if (strncasecmp(t->target, "http://", 7) || c->opts.max_per_host > 0)
         code = -1;
     if (code != FETCH_OK) {
         if (!(u = curl_url()))
@@ -315,6 +368,12 @@ static fetch_task *submit(fetch_client *c, const char *url,
             goto fail;
     }
     curl_url_cleanup(u);
+    if (code == FETCH_OK && c->deadline_passed) {
+        code = FETCH_E_TIMEOUT;
+        snprintf(detail, sizeof detail, "deadline of %g s reached while queued",
+                 c->deadline_s);
+    }
+    t->magic = FETCH__TASK_LIVE;
     t->client = c;
     t->cb = cb;
     t->cb_arg = arg;
@@ -336,30 +395,39 @@ static fetch_task *submit(fetch_client *c, const char *url,
     }
     if (c->trace.on_queued)
         c->trace.on_queued(t, c->trace.arg);
+    if (err)
+        *err = FETCH_OK;
     return t;
 fail:
     curl_url_cleanup(u);
     if (t) {
+        if (t->target != t->url)
+            free(t->target);
         free(t->url);
         req_free(t->req);
         curl_slist_free_all(t->req_headers);
     }
     free(t);
+    if (err)
+        *err = FETCH_E_NOMEM;
     return NULL;
 }
 
 fetch_task *fetch_get(fetch_client *c, const char *url, fetch_done_cb cb,
                       void *arg)
 {
-    return submit(c, url, NULL, cb, arg);
+    return submit(c, url, NULL, cb, arg, NULL);
 }
 
 fetch_task *fetch_submit(fetch_client *c, const fetch_request *req,
-                         fetch_done_cb cb, void *arg)
+                         fetch_done_cb cb, void *arg, int *err)
 {
-    if (!req || (!!req->on_data + (req->sink_fd >= 0) + !!req->sink_path) > 1)
+    if (!req) {
+        if (err)
+            *err = FETCH_E_INVAL;
         return NULL;
-    return submit(c, req->url, req, cb, arg);
+    }
+    return submit(c, req->url, req, cb, arg, err);
 }
 
 /* Options a request may change; a plain GET after one puts them back. */
@@ -417,12 +485,13 @@ void fetch__task_start(fetch_task *t, struct fetch__handle *h)
     }
     CURL *e = h->easy;
     h->errbuf[0] = '\0';
+    h->sock_errno = 0;
     t->max_body_size = r ? r->max_body_size : c->opts.max_body_size;
     if (r || h->dirty) {
         set_request_options(t, e);
         h->dirty = r != NULL;
     }
-    curl_easy_setopt(e, CURLOPT_URL, t->url);
+    curl_easy_setopt(e, CURLOPT_URL, t->target);
     /* HTTP/2: wait for the connection being set up and multiplex on it,
        rather than open one per transfer. HTTP/1.1: 7.88 walks every
        connection to the host looking for one to reuse, which a burst of
@@ -484,6 +553,21 @@ static void keep_headers(fetch_task *t, CURL *e)
     }
 }
 
+/* Did the transfer fail for want of a descriptor? socket() says so itself;
+   the resolver's socketpair() does not, so after a failed resolve or
+   connect, see whether one can be had now. */
+static int out_of_descriptors(const struct fetch__handle *h, CURLcode cc)
+{
+    if (h->sock_errno == EMFILE || h->sock_errno == ENFILE)
+        return 1;
+    if (cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_COULDNT_CONNECT)
+        return 0;
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    return fd < 0 && (errno == EMFILE || errno == ENFILE);
+}
+
 /* libcurl finished the transfer: read what it knows before recycling. */
 void fetch__task_complete(fetch_task *t, CURLcode cc)
 {
@@ -526,12 +610,17 @@ void fetch__task_complete(fetch_task *t, CURLcode cc)
         detail = buf;
     } else if (cc == CURLE_URL_MALFORMAT) { /* say why, as check_url() does */
         CURLU *u = curl_url();
-        CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, t->url, 0)
+        CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, t->target, 0)
                          : CURLUE_OUT_OF_MEMORY;
         snprintf(buf, sizeof buf, "malformed URL (%s)",
                  uc != CURLUE_OK ? curl_url_strerror(uc)
                                  : curl_easy_strerror(cc));
         curl_url_cleanup(u);
+        detail = buf;
+    } else if (out_of_descriptors(h, cc)) {
+        code = FETCH_E_NOFD;
+        snprintf(buf, sizeof buf, "out of file descriptors (%s)",
+                 strerror(h->sock_errno ? h->sock_errno : EMFILE));
         detail = buf;
     } else if (cc != CURLE_OK) {
         detail = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
@@ -541,15 +630,6 @@ void fetch__task_complete(fetch_task *t, CURLcode cc)
         detail = buf;
     }
     fetch__task_finish(t, code, cc, detail);
-}
-
-static char *url_message(const char *url, const char *detail)
-{
-    size_t n = strlen(url) + strlen(detail) + 3;
-    char *m = malloc(n);
-    if (m)
-        snprintf(m, n, "%s: %s", url, detail);
-    return m;
 }
 
 /*
@@ -582,7 +662,8 @@ void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
     t->resp.error = code;
     t->resp.curl_code = (int)cc;
     if (code != FETCH_OK) {
-        char *m = url_message(t->url, detail ? detail : fetch_strerror(code));
+        char *m =
+            fetch__message(t->url, detail ? detail : fetch_strerror(code));
         free(t->message); /* after use: detail may point into it */
         t->message = m;
         c->failures++;
@@ -600,8 +681,8 @@ void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
     c->finished++;
     if (c->trace.on_finished)
         c->trace.on_finished(t, now - t->t_submit, c->trace.arg);
-    if (c->closing) {
-        t->client = NULL; /* fetch_client_free() already unlinked it */
+    if (c->destroying) {
+        t->client = NULL; /* the teardown already unlinked it */
     } else {
         TAILQ_INSERT_TAIL(&c->completed, t, d_link);
         t->in_completed = 1;
@@ -622,10 +703,21 @@ void fetch_task_free(fetch_task *t)
 {
     if (!t || t->freeing)
         return;
-    if (t->state != FETCH__DONE) {
-        t->freeing = 1; /* its callback may try to free it too */
-        fetch__task_finish(t, FETCH_E_CANCELLED, CURLE_OK, NULL);
+    if (t->magic != FETCH__TASK_LIVE) {
+        fprintf(stderr,
+                "libfetch: fetch_task_free(%p): not a live task "
+                "(freed twice?)\n",
+                (void *)t);
+        abort();
     }
+    if (t->state != FETCH__DONE) {
+        fetch_client *c = t->client;
+        t->freeing = 1; /* its callback may try to free it too */
+        fetch__enter(c);
+        fetch__task_finish(t, FETCH_E_CANCELLED, CURLE_OK, NULL);
+        fetch__leave(c); /* may free the client: t is detached then */
+    }
+    t->magic = 0;
     if (t->client) {
         TAILQ_REMOVE(&t->client->tasks, t, all_link);
         t->client->ntasks--;
@@ -635,6 +727,8 @@ void fetch_task_free(fetch_task *t)
         evbuffer_free(t->body);
     req_free(t->req);
     curl_slist_free_all(t->req_headers);
+    if (t->target != t->url)
+        free(t->target);
     free(t->url);
     free(t->message);
     free(t->effective_url);
@@ -647,7 +741,10 @@ int fetch_task_cancel(fetch_task *t)
 {
     if (!t || t->state == FETCH__DONE)
         return FETCH_E_INVAL;
+    fetch_client *c = t->client;
+    fetch__enter(c);
     fetch__task_finish(t, FETCH_E_CANCELLED, CURLE_OK, NULL);
+    fetch__leave(c);
     return FETCH_OK;
 }
 

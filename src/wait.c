@@ -25,10 +25,27 @@ static void on_fired(evutil_socket_t fd, short ev, void *arg)
 
 static void arm(struct event *timer, fetch_client *c, int *fired, double s)
 {
-    struct timeval tv = {(time_t)s,
-                         (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+    struct timeval tv;
+    fetch__timeval(&tv, s);
     evtimer_assign(timer, c->base, on_fired, fired);
     evtimer_add(timer, &tv);
+}
+
+/* One turn of c's loop for a wait; refused when the wait was called from
+   inside a callback (nested): a loop cannot run inside itself. */
+static int turn(fetch_client *c, int nested)
+{
+    return nested ? FETCH_E_BUSY : fetch__loop_once(c);
+}
+
+/* A callback freed the client during the wait: end what is left now, so
+   that the wait can return before the client goes. */
+static int client_going(fetch_client *c)
+{
+    if (!c->free_pending)
+        return 0;
+    fetch_client_cancel_all(c);
+    return 1;
 }
 
 int fetch_wait_for(fetch_task *t, double timeout)
@@ -37,24 +54,27 @@ int fetch_wait_for(fetch_task *t, double timeout)
     int fired = 0, rc = FETCH_OK;
     fetch_client *c;
 
-    if (!t)
+    if (!t || !fetch__seconds_ok(timeout))
         return FETCH_E_INVAL;
     if (t->state == FETCH__DONE)
         return t->resp.error;
     c = t->client;
+    int nested = c->depth > 0;
+    fetch__enter(c);
     if (timeout > 0)
         arm(&timer, c, &fired, timeout);
     else if (timeout == 0)
         fired = 1;
-    while (t->state != FETCH__DONE && !fired && rc == FETCH_OK)
-        rc = fetch__loop_once(c);
+    while (t->state != FETCH__DONE && !fired && rc == FETCH_OK &&
+           !client_going(c))
+        rc = turn(c, nested);
     if (timeout > 0)
         evtimer_del(&timer);
-    if (rc != FETCH_OK)
-        return rc;
-    if (t->state != FETCH__DONE) /* asyncio.wait_for cancels on timeout */
+    /* asyncio.wait_for cancels on timeout */
+    if (rc == FETCH_OK && t->state != FETCH__DONE)
         fetch__task_expire(t, "wait_for timeout", timeout);
-    return t->resp.error;
+    fetch__leave(c);
+    return rc != FETCH_OK ? rc : t->resp.error;
 }
 
 /* Fail-fast: has any task of the array failed? Called only when the
@@ -75,7 +95,7 @@ int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
     double first = 0;
     size_t i, next = 0, failures = (size_t)-1;
 
-    if (!c || (n && !tasks))
+    if (!c || (n && !tasks) || !fetch__seconds_ok(deadline))
         return FETCH_E_INVAL;
     for (i = 0; i < n; i++) {
         const fetch_task *t = tasks[i];
@@ -84,6 +104,8 @@ int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
         if (i == 0 || t->t_submit < first)
             first = t->t_submit;
     }
+    int nested = c->depth > 0;
+    fetch__enter(c);
     if (deadline > 0) {
         double left = first + deadline - fetch__now();
         if (left > 0)
@@ -99,14 +121,16 @@ int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
             failures = c->failures;
             stop = any_failed(tasks, n);
         }
-        if (next == n || fired || stop || rc != FETCH_OK)
+        if (next == n || fired || stop || rc != FETCH_OK || client_going(c))
             break;
-        rc = fetch__loop_once(c);
+        rc = turn(c, nested);
     }
     if (deadline > 0 && !fired)
         evtimer_del(&timer);
-    if (rc != FETCH_OK)
+    if (rc != FETCH_OK) {
+        fetch__leave(c);
         return rc;
+    }
     for (i = next; i < n; i++) {
         if (tasks[i]->state == FETCH__DONE)
             continue;
@@ -118,6 +142,7 @@ int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
     }
     for (i = 0; i < n; i++)
         failed += tasks[i]->resp.error != FETCH_OK;
+    fetch__leave(c);
     return failed;
 }
 
@@ -127,10 +152,12 @@ fetch_task *fetch_as_completed(fetch_client *c, double timeout, int *err)
     int fired = timeout == 0, rc = FETCH_OK;
     fetch_task *t = NULL;
 
-    if (!c) {
+    if (!c || !fetch__seconds_ok(timeout)) {
         rc = FETCH_E_INVAL;
         goto out;
     }
+    int nested = c->depth > 0;
+    fetch__enter(c);
     if (timeout > 0)
         arm(&timer, c, &fired, timeout);
     for (;;) {
@@ -138,17 +165,18 @@ fetch_task *fetch_as_completed(fetch_client *c, double timeout, int *err)
             fetch__completed_remove(c, t);
             break;
         }
-        if (TAILQ_EMPTY(&c->unfinished)) /* nothing left to wait for */
-            break;
+        if (TAILQ_EMPTY(&c->unfinished) || client_going(c))
+            break; /* nothing left to wait for */
         if (fired) {
             rc = FETCH_E_TIMEOUT;
             break;
         }
-        if ((rc = fetch__loop_once(c)) != FETCH_OK)
+        if ((rc = turn(c, nested)) != FETCH_OK)
             break;
     }
     if (timeout > 0)
         evtimer_del(&timer);
+    fetch__leave(c);
 out:
     if (err)
         *err = rc;

@@ -147,7 +147,7 @@ START_TEST(callbacks_run_exactly_once_in_every_outcome)
     slow.timeout = 0.5;
     t[0] = fetch_get(c, ts_url(&srv, "/bytes/10"), count_cb, (void *)0);
     t[1] = fetch_get(c, "http://127.0.0.1:1/", count_cb, (void *)1);
-    t[2] = fetch_submit(c, &slow, count_cb, (void *)2);
+    t[2] = fetch_submit(c, &slow, count_cb, (void *)2, NULL);
     t[3] = fetch_get(c, connecting_url, count_cb, (void *)3);
     t[4] = mid_body =
         fetch_get(c, ts_url(&srv, "/drip/40"), count_cb, (void *)4);
@@ -263,7 +263,7 @@ END_TEST
 
 static fetch_task *submit_wait(fetch_client *c, const fetch_request *r)
 {
-    fetch_task *t = fetch_submit(c, r, NULL, NULL);
+    fetch_task *t = fetch_submit(c, r, NULL, NULL, NULL);
     ck_assert_ptr_nonnull(t);
     fetch_wait_for(t, 10);
     return t;
@@ -505,7 +505,7 @@ START_TEST(file_sinks)
     ck_assert_int_eq(fetch_task_response(t)->error, FETCH_E_WRITE);
     fetch_task_free(t);
     r.sink_fd = 1; /* two sinks at once: refused */
-    ck_assert_ptr_null(fetch_submit(c, &r, NULL, NULL));
+    ck_assert_ptr_null(fetch_submit(c, &r, NULL, NULL, NULL));
     fetch_client_free(c);
     unlink(path);
     unlink(path2);

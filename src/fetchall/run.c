@@ -203,7 +203,7 @@ static void submit(worker *w, slot *s)
             output_path(part, sizeof part, &r->cfg->out, s->index, 1);
             req.sink_path = part;
         }
-        s->task = fetch_submit(w->client, &req, on_done, s);
+        s->task = fetch_submit(w->client, &req, on_done, s, NULL);
     }
     if (!s->task)
         fatal("out of memory");
