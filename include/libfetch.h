@@ -258,8 +258,11 @@ typedef void (*fetch_done_cb)(fetch_task *task, void *arg);
 /**
  * Streaming body callback (aiohttp's iter_chunked): receives each chunk of
  * the body as it arrives, instead of buffering it. data is valid only during
- * the call. Return 0 to go on, anything else to stop the transfer: the task
- * then ends with FETCH_E_CANCELLED ("stopped by the data callback"). Runs
+ * the call. Return 0 to go on; anything else stops the transfer: a positive
+ * errno value says the data could not be kept (the task ends with
+ * FETCH_E_WRITE, or FETCH_E_NOFD for EMFILE and ENFILE, "writing the body:"
+ * and that error's text), a negative one that it is not wanted
+ * (FETCH_E_CANCELLED, "stopped by the data callback"). Runs
  * inside libcurl: it must not submit, cancel, free a task or wait; it may
  * free the client (deferred, see fetch_client_free()).
  */

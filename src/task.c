@@ -70,9 +70,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     if (t->drop_body)
         return len;
     if (r->on_data) {
-        if (r->on_data(t, p, len, r->data_arg) == 0)
+        int rc = r->on_data(t, p, len, r->data_arg);
+        if (rc == 0)
             return len;
-        t->stop = STOP_BY_CALLBACK;
+        if (rc > 0) { /* the callback could not keep the data: why */
+            t->sink_errno = rc;
+            t->stop = STOP_SINK_FAILED;
+        } else {
+            t->stop = STOP_BY_CALLBACK;
+        }
         return 0;
     }
     if (sink_write(r->sink_fd, p, len) == 0)
@@ -604,7 +610,9 @@ void fetch__task_complete(fetch_task *t, CURLcode cc)
         code = FETCH_E_CANCELLED;
         detail = "stopped by the data callback";
     } else if (t->stop == STOP_SINK_FAILED) {
-        code = FETCH_E_WRITE;
+        code = t->sink_errno == EMFILE || t->sink_errno == ENFILE
+                   ? FETCH_E_NOFD
+                   : FETCH_E_WRITE;
         snprintf(buf, sizeof buf, "writing the body: %s",
                  strerror(t->sink_errno));
         detail = buf;

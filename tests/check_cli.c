@@ -509,7 +509,11 @@ START_TEST(methods_and_data)
     close(fd);
     char at[64];
     snprintf(at, sizeof at, "@%s", path);
+    /* -d @FILE takes CR and LF out, as curl does; --data-binary keeps them */
     RUN(&r, NULL, "-X", "PATCH", "-d", at, ts_url(&srv, "/echo"));
+    ck_assert_str_eq(r.out, "PATCH\nfromfile");
+    run_free(&r);
+    RUN(&r, NULL, "-X", "PATCH", "--data-binary", at, ts_url(&srv, "/echo"));
     ck_assert_str_eq(r.out, "PATCH\nfrom\nfile");
     run_free(&r);
     unlink(path);

@@ -412,7 +412,7 @@ static int on_chunk(fetch_task *t, const char *data, size_t len, void *arg)
         ch->bad |= data[i] != (char)('a' + (ch->bytes + i) % 26);
     ch->n++;
     ch->bytes += len;
-    return ch->stop_after && ch->n >= ch->stop_after;
+    return ch->stop_after && ch->n >= ch->stop_after ? -1 : 0;
 }
 
 START_TEST(data_callback_streams_and_can_stop)

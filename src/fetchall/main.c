@@ -21,8 +21,10 @@ static const char usage_text[] =
     "request order.\n"
     "\n"
     "Input and output:\n"
-    "  -i, --input FILE          read URLs from FILE, one a line (- = stdin)\n"
+    "  -i, --input FILE          read URLs from FILE, one a line (- = stdin;\n"
+    "                            repeatable: each in turn)\n"
     "  -o, --output-dir DIR      write body N to DIR/N instead of stdout\n"
+    "      --clobber             -o: replace results of an earlier run\n"
     "      --jsonl               one JSON object per URL on stdout\n"
     "      --as-completed        write results in completion order\n"
     "  -N, --no-buffer           write the oldest body as it arrives\n"
@@ -37,7 +39,8 @@ static const char usage_text[] =
     "      --threads N           event loops (default: one per core)\n"
     "Requests:\n"
     "  -X, --request METHOD      GET, HEAD, POST, PUT, PATCH, DELETE ...\n"
-    "  -d, --data DATA           request body (@FILE: read it from FILE)\n"
+    "  -d, --data DATA           request body (@FILE: from FILE, CR LF out)\n"
+    "      --data-binary DATA    request body exactly as given (@FILE too)\n"
     "  -H, --header 'Name: value'  extra request header (repeatable)\n"
     "  -A, --user-agent STRING   User-Agent (default libfetch/VERSION)\n"
     "      --max-redirs N        most redirects followed (default 10)\n"
@@ -62,7 +65,9 @@ enum {
     OPT_FAIL,
     OPT_CACERT,
     OPT_COMPRESSED,
-    OPT_THREADS
+    OPT_THREADS,
+    OPT_DATA_BINARY,
+    OPT_CLOBBER
 };
 
 static const struct option long_options[] = {
@@ -80,6 +85,8 @@ static const struct option long_options[] = {
     {"request", required_argument, NULL, 'X'},
     {"method", required_argument, NULL, 'X'},
     {"data", required_argument, NULL, 'd'},
+    {"data-binary", required_argument, NULL, OPT_DATA_BINARY},
+    {"clobber", no_argument, NULL, OPT_CLOBBER},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"insecure", no_argument, NULL, 'k'},
     {"proxy", required_argument, NULL, 'x'},
@@ -95,13 +102,29 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* s made safe to show (an argument may come from a web page too). */
+static char *shown(const char *s)
+{
+    size_t n = fetch_text_escape(NULL, 0, s, strlen(s), FETCH_TEXT_TERMINAL);
+    char *e = malloc(n + 1);
+    if (e)
+        fetch_text_escape(e, n + 1, s, strlen(s), FETCH_TEXT_TERMINAL);
+    return e;
+}
+
 static int usage_error(const char *fmt, const char *a, const char *b)
 {
+    char *sa = a ? shown(a) : NULL, *sb = b ? shown(b) : NULL;
     fprintf(stderr, "fetchall: ");
-    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, fmt, sa ? sa : "", sb ? sb : "");
     fprintf(stderr, "\nTry 'fetchall --help' for more information.\n");
+    free(sa);
+    free(sb);
     return 2;
 }
+
+/* The name a user typed an option by, for messages: --long. */
+static const char *option_name(int c);
 
 static int parse_int(const char *s, int min, int *out)
 {
@@ -136,12 +159,14 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
-/* Every request in flight holds a socket: raise the soft open-file limit to
-   the hard one, and keep -j within it (with room for files and the rest). */
-static void limit_concurrency(fetch_options *fo)
+/* Every request in flight holds a socket, and while its host name is
+   looked up the resolver's two; with -o a file too. Raise the soft
+   open-file limit to the hard one, and keep -j within it (with room for
+   the rest). */
+static void limit_concurrency(fetch_options *fo, int files)
 {
     struct rlimit rl;
-    const rlim_t spare = 64;
+    const rlim_t spare = 64, each = 3 + (rlim_t)files;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
     if (rl.rlim_cur < rl.rlim_max) {
@@ -150,20 +175,29 @@ static void limit_concurrency(fetch_options *fo)
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur == RLIM_INFINITY ||
-        (rlim_t)fo->max_concurrency + spare <= rl.rlim_cur)
+        (rlim_t)fo->max_concurrency * each + spare <= rl.rlim_cur)
         return;
-    int most = rl.rlim_cur > spare ? (int)(rl.rlim_cur - spare) : 1;
+    int most =
+        rl.rlim_cur > spare + each ? (int)((rl.rlim_cur - spare) / each) : 1;
     fprintf(stderr,
-            "fetchall: -j %d needs more open files than the limit of %lu; "
-            "using -j %d\n",
-            fo->max_concurrency, (unsigned long)rl.rlim_cur, most);
+            "fetchall: -j %d needs more open files than the limit of %lu "
+            "(%lu a request%s); using -j %d\n",
+            fo->max_concurrency, (unsigned long)rl.rlim_cur,
+            (unsigned long)each, files ? ", with -o" : "", most);
     fo->max_concurrency = most;
 }
 
-/* -d DATA, or -d @FILE: the request body, read once. */
-static int load_data(config *cfg, const char *arg, char **owned)
+/* -d DATA, -d @FILE (CR and LF taken out, as curl does), --data-binary
+   DATA or @FILE (as they are): the request body, read once. A CR or LF in
+   a -d given on the command line is refused: curl would send it, a form
+   would not; --data-binary says it is meant. */
+static int load_data(config *cfg, const char *arg, int binary, char **owned)
 {
     if (arg[0] != '@') {
+        if (!binary && strpbrk(arg, "\r\n")) {
+            errno = EINVAL;
+            return -1;
+        }
         cfg->req.body = arg;
         cfg->req.body_len = strlen(arg);
         return 0;
@@ -185,18 +219,48 @@ static int load_data(config *cfg, const char *arg, char **owned)
     int err = ferror(f);
     if (f != stdin)
         fclose(f);
+    if (!binary) {
+        size_t kept = 0;
+        for (size_t i = 0; i < len; i++)
+            if ((*owned)[i] != '\r' && (*owned)[i] != '\n')
+                (*owned)[kept++] = (*owned)[i];
+        len = kept;
+    }
     cfg->req.body = *owned;
     cfg->req.body_len = len;
     return err ? -1 : 0;
 }
 
+/* Length of the HTTP token (a method, a header name) s starts with. */
+static size_t token_len(const char *s)
+{
+    return strspn(s, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+}
+
+/* "Name: value" with a token for a name, on one line. */
+static int header_ok(const char *h)
+{
+    size_t name = token_len(h);
+    return name && (h[name] == ':' || h[name] == ';') && !strpbrk(h, "\r\n");
+}
+
+/* 2>&1: stderr is the same file as stdout. */
+static int same_file(int a, int b)
+{
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 int main(int argc, char **argv)
 {
     config cfg = {0};
-    const char *input_path = NULL;
-    const char **headers = NULL;
+    const char **inputs = NULL, **headers = NULL;
+    const char *output_dir = NULL;
     char *data = NULL;
-    int c, n_headers = 0;
+    int c, n_headers = 0, n_inputs = 0, clobber = 0;
+    outdir dir;
 
     fetch_options_init(&cfg.fo);
     fetch_request_init(&cfg.req);
@@ -208,7 +272,10 @@ int main(int argc, char **argv)
         int bad = 0;
         switch (c) {
         case 'i':
-            input_path = optarg;
+            inputs = realloc(inputs, (size_t)(n_inputs + 1) * sizeof *inputs);
+            if (!inputs)
+                return 1;
+            inputs[n_inputs++] = optarg;
             break;
         case 'j':
             bad = parse_int(optarg, 1, &cfg.fo.max_concurrency);
@@ -226,11 +293,16 @@ int main(int argc, char **argv)
             bad = parse_seconds(optarg, &cfg.deadline);
             break;
         case 'A':
+            if (strpbrk(optarg, "\r\n"))
+                return usage_error("--user-agent: a CR or LF in '%s' would "
+                                   "inject a header",
+                                   optarg, NULL);
             cfg.fo.user_agent = optarg;
             break;
         case 'H':
-            if (!strchr(optarg, ':'))
-                return usage_error("invalid header '%s' (want 'Name: value')",
+            if (!header_ok(optarg))
+                return usage_error("--header: invalid header '%s' (want "
+                                   "'Name: value' on one line)",
                                    optarg, NULL);
             headers =
                 realloc(headers, (size_t)(n_headers + 1) * sizeof *headers);
@@ -245,15 +317,22 @@ int main(int argc, char **argv)
             bad = parse_size(optarg, &cfg.fo.max_body_size);
             break;
         case 'X':
+            if (!token_len(optarg) || optarg[token_len(optarg)])
+                return usage_error("--request: invalid method '%s' (want a "
+                                   "token such as GET or POST)",
+                                   optarg, NULL);
             cfg.req.method = optarg;
             break;
         case 'd':
-            if (load_data(&cfg, optarg, &data) != 0) {
-                fprintf(stderr, "fetchall: %s: %s\n", optarg + 1,
-                        strerror(errno));
-                return 2;
-            }
-            break;
+        case OPT_DATA_BINARY:
+            if (load_data(&cfg, optarg, c == OPT_DATA_BINARY, &data) == 0)
+                break;
+            if (optarg[0] != '@')
+                return usage_error("--data: a CR or LF in '%s'; use "
+                                   "--data-binary to send it as it is",
+                                   optarg, NULL);
+            fprintf(stderr, "fetchall: %s: %s\n", optarg + 1, strerror(errno));
+            return 2;
         case OPT_CACERT:
             cfg.fo.ca_file = optarg;
             break;
@@ -266,7 +345,10 @@ int main(int argc, char **argv)
         case OPT_COMPRESSED: /* always on; accepted as curl users type it */
             break;
         case 'o':
-            cfg.out.dir = optarg;
+            output_dir = optarg;
+            break;
+        case OPT_CLOBBER:
+            clobber = 1;
             break;
         case OPT_JSONL:
             cfg.out.jsonl = 1;
@@ -300,35 +382,43 @@ int main(int argc, char **argv)
             fprintf(stderr, "Try 'fetchall --help' for more information.\n");
             return 2;
         }
-        if (bad) {
-            const struct option *lo = long_options;
-            while (lo->name && lo->val != c)
-                lo++;
-            return usage_error("invalid value '%s' for --%s", optarg, lo->name);
-        }
+        if (bad)
+            return usage_error("invalid value '%s' for --%s", optarg,
+                               option_name(c));
     }
     if (cfg.req.body && !cfg.req.method)
         cfg.req.method = "POST"; /* as curl -d */
     cfg.fo.headers = headers;
     cfg.fo.n_headers = (size_t)n_headers;
-    cfg.out.deadline = cfg.deadline;
+    if (clobber && !output_dir)
+        return usage_error("--clobber goes with -o DIR", NULL, NULL);
 
     /* no URL arguments and no -i: read a pipe on stdin, as filters do */
-    if (optind == argc && !input_path) {
+    static const char *const stdin_only[] = {"-"};
+    if (optind == argc && !n_inputs) {
         if (isatty(STDIN_FILENO))
             return usage_error("no URLs given", NULL, NULL);
-        input_path = "-";
-    }
-    if (cfg.out.dir && mkdir(cfg.out.dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "fetchall: %s: %s\n", cfg.out.dir, strerror(errno));
-        return 2;
     }
     input in;
-    if (input_open(&in, argv + optind, argc - optind, input_path) != 0) {
-        fprintf(stderr, "fetchall: %s: %s\n", input_path, strerror(errno));
+    if (input_open(&in, argv + optind, argc - optind,
+                   n_inputs         ? inputs
+                   : optind == argc ? stdin_only
+                                    : NULL,
+                   n_inputs ? n_inputs : optind == argc) != 0)
         return 2;
+    if (output_dir) {
+        char why[512];
+        if (outdir_open(&dir, output_dir, clobber, why, sizeof why) != 0) {
+            char *d = shown(output_dir);
+            fprintf(stderr, "fetchall: -o %s: %s\n", d ? d : "", why);
+            free(d);
+            input_close(&in);
+            return 2;
+        }
+        cfg.out.dir = &dir;
     }
-    limit_concurrency(&cfg.fo);
+    cfg.out.err_is_out = same_file(STDOUT_FILENO, STDERR_FILENO);
+    limit_concurrency(&cfg.fo, output_dir != NULL);
     if (!cfg.threads) {
         /* a loop per core; opening thousands of connections at once
            overlaps better over two per core (measured: W2 in bench/run) */
@@ -344,9 +434,20 @@ int main(int argc, char **argv)
     setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
     int status = run(&cfg, &in);
     input_close(&in);
+    if (cfg.out.dir)
+        outdir_close(cfg.out.dir);
     free(headers);
+    free(inputs);
     free(data);
-    if (status == 2)
+    if (status == 2 && !in.failed)
         return usage_error("no URLs given", NULL, NULL);
     return status;
+}
+
+static const char *option_name(int c)
+{
+    const struct option *lo = long_options;
+    while (lo->name && lo->val != c)
+        lo++;
+    return lo->name ? lo->name : "?";
 }

@@ -1,43 +1,65 @@
-/* Writing results: bodies to stdout or files, JSON lines, error lines. */
-#include <errno.h>
+/* Writing results: bodies to stdout, JSON lines, error lines. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "fetchall.h"
 
-void output_path(char *buf, size_t len, const output *o, size_t index, int part)
+/* s escaped for a terminal, malloc'd (NULL when out of memory). */
+static char *escaped(const char *s)
 {
-    snprintf(buf, len, "%s/%zu%s", o->dir, index, part ? ".part" : "");
+    size_t len = strlen(s);
+    size_t n = fetch_text_escape(NULL, 0, s, len, FETCH_TEXT_TERMINAL);
+    char *e = malloc(n + 1);
+    if (e)
+        fetch_text_escape(e, n + 1, s, len, FETCH_TEXT_TERMINAL);
+    return e;
 }
 
-/* Only a complete body gets the name DIR/N. */
-int output_file_done(const output *o, size_t index, int ok)
+void output_error(const output *o, size_t index, const char *what)
 {
-    char part[4096], done[4096];
-    output_path(part, sizeof part, o, index, 1);
-    output_path(done, sizeof done, o, index, 0);
-    if (!ok) {
-        unlink(part);
-        return 0;
+    if (o->quiet)
+        return;
+    if (o->err_is_out) /* 2>&1: what came before goes first */
+        fflush(stdout);
+    fprintf(stderr, "fetchall: [%zu] %s\n", index, what);
+}
+
+/* Untrusted text as a JSON string: valid UTF-8 as it is, any other byte
+   replaced by U+FFFD, never a missing member; URLs without credentials. */
+static json_t *text(const char *s, int url)
+{
+    char *red = NULL, *fixed = NULL;
+    json_t *j;
+    if (!s)
+        return json_null();
+    if (url) {
+        size_t n = fetch_url_redact(NULL, 0, s);
+        if (!(red = malloc(n + 1)))
+            return json_null();
+        fetch_url_redact(red, n + 1, s);
+        s = red;
     }
-    if (rename(part, done) == 0)
-        return 0;
-    if (!o->quiet)
-        fprintf(stderr, "fetchall: [%zu] %s: %s\n", index, done,
-                strerror(errno));
-    unlink(part);
-    return -1;
+    if (!(j = json_string(s))) { /* not UTF-8 */
+        size_t len = strlen(s);
+        size_t n = fetch_text_escape(NULL, 0, s, len, FETCH_TEXT_UTF8);
+        if ((fixed = malloc(n + 1))) {
+            fetch_text_escape(fixed, n + 1, s, len, FETCH_TEXT_UTF8);
+            j = json_string(fixed);
+        }
+    }
+    free(red);
+    free(fixed);
+    return j ? j : json_null();
 }
 
 static void body_json(json_t *obj, const fetch_response *r)
 {
-    json_t *text = json_stringn(r->body, r->body_len); /* NULL unless UTF-8 */
-    if (text) {
-        json_object_set_new(obj, "body", text);
+    json_t *body = json_stringn(r->body, r->body_len); /* NULL unless UTF-8 */
+    if (body) {
+        json_object_set_new(obj, "body", body);
     } else {
         size_t n = 4 * ((r->body_len + 2) / 3) + 1;
         unsigned char *b64 = malloc(n);
@@ -52,29 +74,25 @@ static void body_json(json_t *obj, const fetch_response *r)
 static int write_json(const output *o, size_t index, const fetch_response *r,
                       const char *error)
 {
-    char path[4096];
     json_t *obj = json_object();
-    int ok = r->error == FETCH_OK;
+    int ok = !error;
 
     json_object_set_new(obj, "index", json_integer((json_int_t)index));
-    json_object_set_new(obj, "url", json_string(r->url));
-    json_object_set_new(obj, "effective_url",
-                        r->effective_url ? json_string(r->effective_url)
-                                         : json_null());
+    json_object_set_new(obj, "url", text(r->url, 1));
+    json_object_set_new(obj, "effective_url", text(r->effective_url, 1));
     json_object_set_new(obj, "status", json_integer(r->status));
     json_object_set_new(obj, "ok", json_boolean(ok));
-    json_object_set_new(obj, "error", error ? json_string(error) : json_null());
+    json_object_set_new(obj, "error", text(error, 0));
     json_object_set_new(obj, "bytes", json_integer((json_int_t)r->bytes));
-    json_object_set_new(obj, "content_type",
-                        r->content_type ? json_string(r->content_type)
-                                        : json_null());
+    json_object_set_new(obj, "content_type", text(r->content_type, 0));
     json_object_set_new(obj, "time_queued", json_real(r->time_queued));
     json_object_set_new(obj, "time_connect", json_real(r->time_connect));
     json_object_set_new(obj, "time_first_byte", json_real(r->time_first_byte));
     json_object_set_new(obj, "time_total", json_real(r->time_total));
     if (o->dir) {
-        output_path(path, sizeof path, o, index, 0);
-        json_object_set_new(obj, "file", ok ? json_string(path) : json_null());
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%zu", o->dir->path, index);
+        json_object_set_new(obj, "file", ok ? text(path, 0) : json_null());
     } else if (ok) {
         body_json(obj, r);
     }
@@ -85,21 +103,23 @@ static int write_json(const output *o, size_t index, const fetch_response *r,
 }
 
 int output_write(const output *o, size_t index, const fetch_response *r,
-                 int deadline_hit)
+                 int file_error, const char *note)
 {
-    char msg[8192];
-    const char *error = NULL;
-
-    if (r->error != FETCH_OK) {
-        if (deadline_hit)
-            snprintf(msg, sizeof msg, "%s: deadline of %g s reached", r->url,
-                     o->deadline);
-        else
-            snprintf(msg, sizeof msg, "%s", r->message);
-        error = msg;
-        if (!o->quiet)
-            fprintf(stderr, "fetchall: [%zu] %s\n", index, msg);
+    char buf[4200], *dir = NULL;
+    const char *error = r->message; /* composed by libfetch, safe to show */
+    if (r->error == FETCH_OK && file_error) {
+        dir = escaped(o->dir->path); /* the user's own, but still */
+        snprintf(buf, sizeof buf, "%s/%zu: %s", dir ? dir : "DIR", index,
+                 strerror(file_error));
+        error = buf;
     }
+    char *line = NULL;
+    if (error && note && (line = malloc(strlen(error) + strlen(note) + 2)))
+        sprintf(line, "%s %s", error, note);
+    if (error)
+        output_error(o, index, line ? line : error);
+    free(line);
+    free(dir);
     if (o->jsonl)
         return write_json(o, index, r, error);
     if (o->dir || error)

@@ -1,0 +1,191 @@
+/*
+ * -o DIR: body N becomes DIR/N only when it is complete. It is written to a
+ * temporary file of a name no one else can have (".N.RANDOM.part", created
+ * with O_EXCL and O_NOFOLLOW through a descriptor of DIR), then renamed
+ * over DIR/N in one step, so neither a planted symlink nor a concurrent run
+ * can make DIR/N anything but one whole body. Every temporary file is on a
+ * list, so that a signal can remove them all.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fetchall.h"
+
+/* mkdir -p: DIR and every missing parent. */
+static int make_dirs(const char *path)
+{
+    char *p = strdup(path);
+    int rc = 0;
+    if (!p)
+        return ENOMEM;
+    for (char *s = p + 1; *s && rc == 0; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            rc = errno;
+        *s = '/';
+    }
+    if (rc == 0 && mkdir(p, 0777) != 0 && errno != EEXIST)
+        rc = errno;
+    free(p);
+    return rc;
+}
+
+/* A name made of digits only: what fetchall names a result. */
+static int result_name(const char *name)
+{
+    return *name && strspn(name, "0123456789") == strlen(name);
+}
+
+int outdir_open(outdir *d, const char *path, int clobber, char *why, size_t len)
+{
+    int rc;
+    memset(d, 0, sizeof *d);
+    d->path = path;
+    d->clobber = clobber;
+    d->fd = -1;
+    LIST_INIT(&d->parts);
+    if ((rc = make_dirs(path)) != 0 ||
+        (d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        snprintf(why, len, "%s", strerror(rc ? rc : errno));
+        return -1;
+    }
+    pthread_mutex_init(&d->lock, NULL);
+    if (clobber)
+        return 0;
+    /* results of an earlier run would pass for this one's: refuse them
+       unless told (curl's and wget's --no-clobber make the same choice
+       explicit) */
+    int scan = dup(d->fd);
+    DIR *dir = scan >= 0 ? fdopendir(scan) : NULL;
+    struct dirent *e;
+    if (!dir) {
+        snprintf(why, len, "%s", strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(dir)) && !result_name(e->d_name))
+        ;
+    if (e)
+        snprintf(why, len,
+                 "holds results of an earlier run (such as %s); add --clobber "
+                 "to replace them, or give an empty directory",
+                 e->d_name);
+    closedir(dir);
+    return e ? -1 : 0;
+}
+
+void outdir_close(outdir *d)
+{
+    if (d->fd >= 0) {
+        close(d->fd);
+        pthread_mutex_destroy(&d->lock);
+    }
+}
+
+int part_open(outdir *d, part *p, size_t index)
+{
+    int rc = 0;
+    pthread_mutex_lock(&d->lock);
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned long r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            r ^= (unsigned long)getpid() << 20 ^ (unsigned long)tries;
+        snprintf(p->name, sizeof p->name, ".%zu.%08lx.part", index,
+                 r & 0xffffffffUL);
+        p->fd =
+            d->stopped
+                ? -1
+                : openat(d->fd, p->name,
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                         0666);
+        rc = d->stopped ? ECANCELED : p->fd < 0 ? errno : 0;
+        if (rc != EEXIST)
+            break;
+    }
+    if (rc == 0)
+        LIST_INSERT_HEAD(&d->parts, p, link);
+    p->listed = rc == 0;
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+int part_write(part *p, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t n = write(p->fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Off the list and out of DIR, under the lock (a signal may have been
+   first). */
+static void drop(outdir *d, part *p)
+{
+    if (!p->listed)
+        return;
+    unlinkat(d->fd, p->name, 0);
+    LIST_REMOVE(p, link);
+    p->listed = 0;
+}
+
+int part_commit(outdir *d, part *p, size_t index)
+{
+    char final[32];
+    int rc = 0;
+    if (p->fd < 0 && (rc = part_open(d, p, index)) != 0) /* empty body */
+        return rc;
+    if (close(p->fd) != 0) /* NFS and quotas report here */
+        rc = errno;
+    p->fd = -1;
+    snprintf(final, sizeof final, "%zu", index);
+    pthread_mutex_lock(&d->lock);
+    if (rc == 0 && renameat(d->fd, p->name, d->fd, final) != 0)
+        rc = errno;
+    if (rc == 0 && p->listed) {
+        LIST_REMOVE(p, link);
+        p->listed = 0;
+    } else {
+        drop(d, p);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+void part_discard(outdir *d, part *p, size_t index)
+{
+    char final[32];
+    if (p->fd >= 0)
+        close(p->fd);
+    snprintf(final, sizeof final, "%zu", index);
+    pthread_mutex_lock(&d->lock);
+    drop(d, p);
+    p->fd = -1;
+    /* an earlier run's DIR/N must not pass for this run's result */
+    if (d->clobber)
+        unlinkat(d->fd, final, 0);
+    pthread_mutex_unlock(&d->lock);
+}
+
+void outdir_abort(outdir *d)
+{
+    part *p;
+    pthread_mutex_lock(&d->lock);
+    d->stopped = 1;
+    while ((p = LIST_FIRST(&d->parts)))
+        drop(d, p);
+    pthread_mutex_unlock(&d->lock);
+}
