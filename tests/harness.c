@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,8 +72,9 @@ static const char *env_or(const char *name, const char *fallback)
     return v && *v ? v : fallback;
 }
 
-static void start(test_server *s, const char *cert, const char *key,
-                  const char *client_ca)
+static void start_prog(test_server *s, const char *prog_env,
+                       const char *prog_default, const char *cert,
+                       const char *key, const char *client_ca)
 {
     /* loopback only: no proxy from the environment may come between */
     const char *proxies[] = {"http_proxy",  "https_proxy", "all_proxy",
@@ -90,7 +93,7 @@ static void start(test_server *s, const char *cert, const char *key,
         dup2(out[1], STDOUT_FILENO);
         close(in[1]);
         close(out[0]);
-        const char *prog = env_or("TESTSERVER", "tests/server/testserver");
+        const char *prog = env_or(prog_env, prog_default);
         if (client_ca)
             execl(prog, prog, "--lifetime", "900", "--tls", cert, key,
                   "--client-ca", client_ca, (char *)NULL);
@@ -115,9 +118,21 @@ static void start(test_server *s, const char *cert, const char *key,
              cert ? "https" : "http", s->port);
 }
 
+static void start(test_server *s, const char *cert, const char *key,
+                  const char *client_ca)
+{
+    start_prog(s, "TESTSERVER", "tests/server/testserver", cert, key,
+               client_ca);
+}
+
 void ts_start(test_server *s)
 {
     start(s, NULL, NULL, NULL);
+}
+
+void fs_start(test_server *s)
+{
+    start_prog(s, "FAULTSERVER", "tests/server/faultserver", NULL, NULL, NULL);
 }
 
 void ts_start_tls(test_server *s, const char *cert, const char *key)
@@ -222,35 +237,51 @@ static void read_all(int fd, char **buf, size_t *len)
     (*buf)[*len] = '\0';
 }
 
+pid_t run_spawn(const char *const argv[], int in, int out, int err,
+                unsigned long nofile)
+{
+    const char *vg = getenv("FETCH_VALGRIND");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid > 0)
+        return pid;
+    const char *full[128];
+    int n = 0, null = open("/dev/null", O_RDWR);
+    char *copy = vg && *vg ? strdup(vg) : NULL;
+    for (char *tok = copy ? strtok(copy, " ") : NULL; tok;
+         tok = strtok(NULL, " "))
+        full[n++] = tok;
+    for (int i = 0; argv[i] && n < 127; i++)
+        full[n++] = argv[i];
+    full[n] = NULL;
+    dup2(in >= 0 ? in : null, STDIN_FILENO);
+    dup2(out >= 0 ? out : null, STDOUT_FILENO);
+    dup2(err >= 0 ? err : null, STDERR_FILENO);
+    for (int fd = 3; fd < 1024; fd++) /* only what the test gave it */
+        close(fd);
+    if (nofile) {
+        struct rlimit rl = {nofile, nofile};
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    execvp(full[0], (char *const *)full);
+    _exit(127);
+}
+
+int run_reap(pid_t pid)
+{
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 void run_cmd(run_result *r, const char *stdin_data, const char *const argv[])
 {
     int in[2], out[2], err[2];
-    const char *vg = getenv("FETCH_VALGRIND");
     memset(r, 0, sizeof *r);
     ck_assert_int_eq(pipe(in), 0);
     ck_assert_int_eq(pipe(out), 0);
     ck_assert_int_eq(pipe(err), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        const char *full[128];
-        int n = 0;
-        char *copy = vg && *vg ? strdup(vg) : NULL;
-        for (char *tok = copy ? strtok(copy, " ") : NULL; tok;
-             tok = strtok(NULL, " "))
-            full[n++] = tok;
-        for (int i = 0; argv[i] && n < 127; i++)
-            full[n++] = argv[i];
-        full[n] = NULL;
-        dup2(in[0], STDIN_FILENO);
-        dup2(out[1], STDOUT_FILENO);
-        dup2(err[1], STDERR_FILENO);
-        close(in[1]);
-        close(out[0]);
-        close(err[0]);
-        execvp(full[0], (char *const *)full);
-        _exit(127);
-    }
+    pid_t pid = run_spawn(argv, in[0], out[1], err[1], 0);
     close(in[0]);
     close(out[1]);
     close(err[1]);
@@ -264,9 +295,7 @@ void run_cmd(run_result *r, const char *stdin_data, const char *const argv[])
     read_all(err[0], &r->err, &r->err_len);
     close(out[0]);
     close(err[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r->status = run_reap(pid);
 }
 
 void run_free(run_result *r)

@@ -14,6 +14,8 @@ typedef struct test_server {
 } test_server;
 
 void ts_start(test_server *s);
+/* tests/server/faultserver instead: the endpoints that misbehave. */
+void fs_start(test_server *s);
 /* The same over HTTPS with cert/key (see tls_files); base is https://. */
 void ts_start_tls(test_server *s, const char *cert, const char *key);
 /* ... and asks each client for a certificate signed by client_ca. */
@@ -53,6 +55,13 @@ typedef struct run_result {
    under $FETCH_VALGRIND when set. */
 void run_cmd(run_result *r, const char *stdin_data, const char *const argv[]);
 void run_free(run_result *r);
+/* Start argv with these descriptors as its stdin, stdout and stderr (-1:
+   /dev/null), its open-file limit set to nofile when not 0, under
+   $FETCH_VALGRIND when set. */
+pid_t run_spawn(const char *const argv[], int in, int out, int err,
+                unsigned long nofile);
+/* Wait for it: its exit status, or 128 + the signal that ended it. */
+int run_reap(pid_t pid);
 
 /* Expected body of /bytes/N. */
 char *expected_bytes(size_t n);

@@ -253,79 +253,92 @@ static int same_file(int a, int b)
            sa.st_ino == sb.st_ino;
 }
 
-int main(int argc, char **argv)
-{
-    config cfg = {0};
-    const char **inputs = NULL, **headers = NULL;
-    const char *output_dir = NULL;
-    char *data = NULL;
-    int c, n_headers = 0, n_inputs = 0, clobber = 0;
-    outdir dir;
+/* What the command line asks for. The arrays point into argv; main frees
+   them, whatever the way out. */
+typedef struct args {
+    config cfg;
+    const char **inputs, **headers;
+    int n_inputs, n_headers;
+    const char *output_dir;
+    int clobber;
+    char *data; /* -d @FILE's bytes */
+} args;
 
-    fetch_options_init(&cfg.fo);
-    fetch_request_init(&cfg.req);
-    cfg.fo.timeout = 30;
-    cfg.fo.keep_headers = 0; /* the command never reads them */
-    cfg.threads = 0;         /* by default, from the cores and -j, below */
+/* Append s to the array *list of *n. */
+static int append(const char ***list, int *n, const char *s)
+{
+    const char **l = realloc(*list, (size_t)(*n + 1) * sizeof *l);
+    if (!l)
+        return -1;
+    l[(*n)++] = s;
+    *list = l;
+    return 0;
+}
+
+/* Read the options into a. Returns -1 to go on, or an exit status. */
+static int parse(args *a, int argc, char **argv)
+{
+    config *cfg = &a->cfg;
+    int c;
+    fetch_options_init(&cfg->fo);
+    fetch_request_init(&cfg->req);
+    cfg->fo.timeout = 30;
+    cfg->fo.keep_headers = 0; /* the command never reads them */
+    cfg->threads = 0;         /* by default, from the cores and -j, below */
     while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:kqhVN",
                             long_options, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 'i':
-            inputs = realloc(inputs, (size_t)(n_inputs + 1) * sizeof *inputs);
-            if (!inputs)
+            if (append(&a->inputs, &a->n_inputs, optarg) != 0)
                 return 1;
-            inputs[n_inputs++] = optarg;
             break;
         case 'j':
-            bad = parse_int(optarg, 1, &cfg.fo.max_concurrency);
+            bad = parse_int(optarg, 1, &cfg->fo.max_concurrency);
             break;
         case OPT_PER_HOST:
-            bad = parse_int(optarg, 1, &cfg.fo.max_per_host);
+            bad = parse_int(optarg, 1, &cfg->fo.max_per_host);
             break;
         case 't':
-            bad = parse_seconds(optarg, &cfg.fo.timeout);
+            bad = parse_seconds(optarg, &cfg->fo.timeout);
             break;
         case OPT_CONNECT_TIMEOUT:
-            bad = parse_seconds(optarg, &cfg.fo.connect_timeout);
+            bad = parse_seconds(optarg, &cfg->fo.connect_timeout);
             break;
         case 'T':
-            bad = parse_seconds(optarg, &cfg.deadline);
+            bad = parse_seconds(optarg, &cfg->deadline);
             break;
         case 'A':
             if (strpbrk(optarg, "\r\n"))
                 return usage_error("--user-agent: a CR or LF in '%s' would "
                                    "inject a header",
                                    optarg, NULL);
-            cfg.fo.user_agent = optarg;
+            cfg->fo.user_agent = optarg;
             break;
         case 'H':
             if (!header_ok(optarg))
                 return usage_error("--header: invalid header '%s' (want "
                                    "'Name: value' on one line)",
                                    optarg, NULL);
-            headers =
-                realloc(headers, (size_t)(n_headers + 1) * sizeof *headers);
-            if (!headers)
+            if (append(&a->headers, &a->n_headers, optarg) != 0)
                 return 1;
-            headers[n_headers++] = optarg;
             break;
         case OPT_MAX_REDIRS:
-            bad = parse_int(optarg, 0, &cfg.fo.max_redirects);
+            bad = parse_int(optarg, 0, &cfg->fo.max_redirects);
             break;
         case OPT_MAX_FILESIZE:
-            bad = parse_size(optarg, &cfg.fo.max_body_size);
+            bad = parse_size(optarg, &cfg->fo.max_body_size);
             break;
         case 'X':
             if (!token_len(optarg) || optarg[token_len(optarg)])
                 return usage_error("--request: invalid method '%s' (want a "
                                    "token such as GET or POST)",
                                    optarg, NULL);
-            cfg.req.method = optarg;
+            cfg->req.method = optarg;
             break;
         case 'd':
         case OPT_DATA_BINARY:
-            if (load_data(&cfg, optarg, c == OPT_DATA_BINARY, &data) == 0)
+            if (load_data(cfg, optarg, c == OPT_DATA_BINARY, &a->data) == 0)
                 break;
             if (optarg[0] != '@')
                 return usage_error("--data: a CR or LF in '%s'; use "
@@ -334,42 +347,42 @@ int main(int argc, char **argv)
             fprintf(stderr, "fetchall: %s: %s\n", optarg + 1, strerror(errno));
             return 2;
         case OPT_CACERT:
-            cfg.fo.ca_file = optarg;
+            cfg->fo.ca_file = optarg;
             break;
         case 'k':
-            cfg.fo.insecure = 1;
+            cfg->fo.insecure = 1;
             break;
         case 'x':
-            cfg.fo.proxy = optarg;
+            cfg->fo.proxy = optarg;
             break;
         case OPT_COMPRESSED: /* always on; accepted as curl users type it */
             break;
         case 'o':
-            output_dir = optarg;
+            a->output_dir = optarg;
             break;
         case OPT_CLOBBER:
-            clobber = 1;
+            a->clobber = 1;
             break;
         case OPT_JSONL:
-            cfg.out.jsonl = 1;
+            cfg->out.jsonl = 1;
             break;
         case OPT_AS_COMPLETED:
-            cfg.as_completed = 1;
+            cfg->as_completed = 1;
             break;
         case 'N':
-            cfg.no_buffer = 1;
+            cfg->no_buffer = 1;
             break;
         case OPT_THREADS: {
             int n;
             bad = parse_int(optarg, 1, &n);
-            cfg.threads = (size_t)n;
+            cfg->threads = (size_t)n;
             break;
         }
         case OPT_FAIL:
-            cfg.fo.fail_on_http_error = 1;
+            cfg->fo.fail_on_http_error = 1;
             break;
         case 'q':
-            cfg.out.quiet = 1;
+            cfg->out.quiet = 1;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -386,61 +399,76 @@ int main(int argc, char **argv)
             return usage_error("invalid value '%s' for --%s", optarg,
                                option_name(c));
     }
-    if (cfg.req.body && !cfg.req.method)
-        cfg.req.method = "POST"; /* as curl -d */
-    cfg.fo.headers = headers;
-    cfg.fo.n_headers = (size_t)n_headers;
-    if (clobber && !output_dir)
+    if (cfg->req.body && !cfg->req.method)
+        cfg->req.method = "POST"; /* as curl -d */
+    cfg->fo.headers = a->headers;
+    cfg->fo.n_headers = (size_t)a->n_headers;
+    if (a->clobber && !a->output_dir)
         return usage_error("--clobber goes with -o DIR", NULL, NULL);
-
     /* no URL arguments and no -i: read a pipe on stdin, as filters do */
+    if (optind == argc && !a->n_inputs && isatty(STDIN_FILENO))
+        return usage_error("no URLs given", NULL, NULL);
+    return -1;
+}
+
+/* Open the input and -o DIR, size the run, run it. */
+static int fetch_all(args *a, char **urls, int n_urls)
+{
     static const char *const stdin_only[] = {"-"};
-    if (optind == argc && !n_inputs) {
-        if (isatty(STDIN_FILENO))
-            return usage_error("no URLs given", NULL, NULL);
-    }
+    config *cfg = &a->cfg;
+    outdir dir;
     input in;
-    if (input_open(&in, argv + optind, argc - optind,
-                   n_inputs         ? inputs
-                   : optind == argc ? stdin_only
-                                    : NULL,
-                   n_inputs ? n_inputs : optind == argc) != 0)
+    int status;
+    if (input_open(&in, urls, n_urls,
+                   a->n_inputs ? a->inputs
+                   : n_urls    ? NULL
+                               : stdin_only,
+                   a->n_inputs ? a->n_inputs : !n_urls) != 0)
         return 2;
-    if (output_dir) {
+    if (a->output_dir) {
         char why[512];
-        if (outdir_open(&dir, output_dir, clobber, why, sizeof why) != 0) {
-            char *d = shown(output_dir);
+        if (outdir_open(&dir, a->output_dir, a->clobber, why, sizeof why)) {
+            char *d = shown(a->output_dir);
             fprintf(stderr, "fetchall: -o %s: %s\n", d ? d : "", why);
             free(d);
             input_close(&in);
             return 2;
         }
-        cfg.out.dir = &dir;
+        cfg->out.dir = &dir;
     }
-    cfg.out.err_is_out = same_file(STDOUT_FILENO, STDERR_FILENO);
-    limit_concurrency(&cfg.fo, output_dir != NULL);
-    if (!cfg.threads) {
+    cfg->out.err_is_out = same_file(STDOUT_FILENO, STDERR_FILENO);
+    limit_concurrency(&cfg->fo, a->output_dir != NULL);
+    if (!cfg->threads) {
         /* a loop per core; opening thousands of connections at once
            overlaps better over two per core (measured: W2 in bench/run) */
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg.threads = cores > 1 ? (size_t)cores : 1;
-        if (cfg.fo.max_concurrency >= 1000)
-            cfg.threads *= 2;
-        if (cfg.threads > 16)
-            cfg.threads = 16;
+        cfg->threads = cores > 1 ? (size_t)cores : 1;
+        if (cfg->fo.max_concurrency >= 1000)
+            cfg->threads *= 2;
+        if (cfg->threads > 16)
+            cfg->threads = 16;
     }
     /* bodies go out in big writes, not 4 KiB ones */
     static char stdout_buf[1 << 16];
     setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
-    int status = run(&cfg, &in);
-    input_close(&in);
-    if (cfg.out.dir)
-        outdir_close(cfg.out.dir);
-    free(headers);
-    free(inputs);
-    free(data);
+    status = run(cfg, &in);
     if (status == 2 && !in.failed)
-        return usage_error("no URLs given", NULL, NULL);
+        status = usage_error("no URLs given", NULL, NULL);
+    input_close(&in);
+    if (cfg->out.dir)
+        outdir_close(cfg->out.dir);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    args a = {0};
+    int status = parse(&a, argc, argv);
+    if (status < 0)
+        status = fetch_all(&a, argv + optind, argc - optind);
+    free(a.inputs);
+    free(a.headers);
+    free(a.data);
     return status;
 }
 
