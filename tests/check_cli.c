@@ -310,6 +310,7 @@ START_TEST(no_buffer_streams_the_oldest_body)
     ck_assert_int_eq(memcmp(buf + got - 2, "ab", 2), 0);
     ck_assert_ptr_nonnull(strstr(err, "[1] "));
     ck_assert_ptr_nonnull(strstr(err, "timed out"));
+    ck_assert_ptr_nonnull(strstr(err, "bytes of its body were written"));
     ck_assert_uint_eq(count_str(err, "\n"), 1);
     close(out[0]);
     close(errp[0]);

@@ -469,6 +469,11 @@ static void write_result(runner *r, slot *s)
                      "changed since)",
                      s->streamed);
             note = kept;
+        } else if (!ok && s->streamed && !r->retract) { /* -N */
+            snprintf(kept, sizeof kept,
+                     "(%zu bytes of its body were written before it failed)",
+                     s->streamed);
+            note = kept;
         }
     }
     if (output_write(&r->cfg->out, s->index, resp, s->file_error, note) != 0)
