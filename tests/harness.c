@@ -250,8 +250,7 @@ pid_t run_spawn(const char *const argv[], int in, int out, int err,
     char *copy = vg && *vg ? strdup(vg) : NULL;
     if (nofile) { /* a shell sets it: under valgrind, setrlimit() here
                      would only be emulated, and lost at exec */
-        snprintf(ulimit, sizeof ulimit, "ulimit -n %lu && exec \"$@\"",
-                 nofile);
+        snprintf(ulimit, sizeof ulimit, "ulimit -n %lu && exec \"$@\"", nofile);
         full[n++] = "/bin/sh";
         full[n++] = "-c";
         full[n++] = ulimit;
