@@ -288,7 +288,7 @@ static void handle(struct evhttp_request *req, void *arg)
         evbuffer_free(b);
         total--;
     } else if (!strcmp(uri, "/reset")) {
-        max_inflight = inflight;
+        max_inflight = inflight - 1; /* not this request */
         total = 0;
         reply_text(req, 200, "reset\n");
     } else {
