@@ -20,12 +20,12 @@ int main(int argc, char **argv)
         return 1;
     for (long i = 0; i < 3; i++) {
         snprintf(url, sizeof url, "%s/delay/%d", argv[1], delays_ms[i]);
-        fetch_get(client, url, NULL, (void *)i); /* arg: request number */
+        fetch_get(client, url, NULL, (void *)i, NULL); /* arg: request number */
     }
     fetch_task *t;
     while ((t = fetch_as_completed(client, 10.0, &err))) {
         const fetch_response *r = fetch_task_response(t);
-        long i = (long)fetch_task_get_data(t);
+        long i = (long)fetch_task_data(t);
         printf("request %ld finished: %s", i + 1,
                r->error == FETCH_OK ? r->body : "failed\n");
         fetch_task_free(t);

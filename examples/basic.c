@@ -13,7 +13,7 @@ int main(int argc, char **argv)
     fetch_client *client = fetch_client_new(NULL, NULL, NULL);
     if (!client)
         return 1;
-    fetch_task *task = fetch_get(client, argv[1], NULL, NULL);
+    fetch_task *task = fetch_get(client, argv[1], NULL, NULL, NULL);
     int rc = fetch_wait_for(task, FETCH_WAIT_FOREVER);
     const fetch_response *r = fetch_task_response(task);
     if (rc == FETCH_OK)

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
         return 1;
     for (int i = 0; i < 3; i++) {
         snprintf(url, sizeof url, "%s/delay/%d", argv[1], delays_ms[i]);
-        fetch_get(client, url, on_done, &app); /* freed in on_done */
+        fetch_get(client, url, on_done, &app, NULL); /* freed in on_done */
         app.pending++;
     }
     event_base_dispatch(app.base); /* our loop; libfetch rides on it */

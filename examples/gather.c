@@ -30,10 +30,10 @@ int main(int argc, char **argv)
     double start = now();
     for (int i = 0; i < 3; i++) {
         snprintf(url, sizeof url, "%s/delay/%d", argv[1], delays_ms[i]);
-        tasks[i] = fetch_get(client, url, NULL, NULL); /* create_task */
+        tasks[i] = fetch_get(client, url, NULL, NULL, NULL); /* create_task */
     }
-    int failed =
-        fetch_gather(client, tasks, 3, 0, FETCH_GATHER_ALL); /* no deadline */
+    int failed = fetch_gather(client, tasks, 3, FETCH_WAIT_FOREVER,
+                              FETCH_GATHER_ALL); /* no deadline */
     double took = now() - start;
     for (int i = 0; i < 3; i++) { /* request order, whatever finished first */
         const fetch_response *r = fetch_task_response(tasks[i]);

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
     double start = now(); /* sequential: await each before the next */
     for (int i = 0; i < n; i++) {
         snprintf(url, sizeof url, "%s/delay/200?seq=%d", argv[1], i);
-        fetch_task *t = fetch_get(client, url, NULL, NULL);
+        fetch_task *t = fetch_get(client, url, NULL, NULL, NULL);
         failed += fetch_wait_for(t, FETCH_WAIT_FOREVER) != FETCH_OK;
         fetch_task_free(t);
     }
@@ -39,9 +39,10 @@ int main(int argc, char **argv)
     start = now(); /* concurrent: create every task, then gather */
     for (int i = 0; i < n; i++) {
         snprintf(url, sizeof url, "%s/delay/200?con=%d", argv[1], i);
-        tasks[i] = fetch_get(client, url, NULL, NULL);
+        tasks[i] = fetch_get(client, url, NULL, NULL, NULL);
     }
-    failed += fetch_gather(client, tasks, (size_t)n, 0, FETCH_GATHER_ALL);
+    failed += fetch_gather(client, tasks, (size_t)n, FETCH_WAIT_FOREVER,
+                           FETCH_GATHER_ALL);
     double concurrent = now() - start;
     for (int i = 0; i < n; i++)
         fetch_task_free(tasks[i]);

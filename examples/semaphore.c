@@ -35,15 +35,16 @@ int main(int argc, char **argv)
     }
     fetch_options_init(&opts);
     opts.max_per_host = 3;
-    opts.trace = &trace;
+    opts.trace = trace;
     fetch_client *client = fetch_client_new(&opts, NULL, NULL);
     if (!client)
         return 1;
     for (int i = 0; i < PAGES; i++) {
         snprintf(url, sizeof url, "%s/delay/50?page=%d", argv[1], i);
-        t[i] = fetch_get(client, url, NULL, NULL);
+        t[i] = fetch_get(client, url, NULL, NULL, NULL);
     }
-    int failed = fetch_gather(client, t, PAGES, 0, FETCH_GATHER_ALL);
+    int failed =
+        fetch_gather(client, t, PAGES, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL);
     size_t bytes = 0;
     for (int i = 0; i < PAGES; i++) {
         bytes += fetch_task_response(t[i])->body_len;

@@ -20,7 +20,7 @@ int main(int argc, char **argv)
                            "/bytes/12"};
     for (int i = 0; i < 4; i++) { /* create_task: all scheduled now */
         snprintf(url[i], sizeof url[i], "%s%s", argv[1], paths[i]);
-        t[i] = fetch_get(client, url[i], NULL, NULL);
+        t[i] = fetch_get(client, url[i], NULL, NULL, NULL);
     }
 
     fetch_task_cancel(t[1]); /* task.cancel() */
@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 
     /* gather the rest: results in request order */
     fetch_task *rest[] = {t[0], t[3]};
-    fetch_gather(client, rest, 2, 0, FETCH_GATHER_ALL);
+    fetch_gather(client, rest, 2, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL);
     printf("task 1: %s", fetch_task_response(t[0])->body);
     printf("task 4: %s\n", fetch_task_response(t[3])->body);
 

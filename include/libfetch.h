@@ -1,19 +1,32 @@
 /*
  * libfetch: fetch many HTTP(S) URLs concurrently, the asyncio/aiohttp way.
  *
- * One fetch_client (aiohttp's ClientSession) owns one libcurl multi handle
- * driven by libevent. Every request is a fetch_task that is scheduled as soon
- * as it is submitted (asyncio.create_task). Waiting is done with
- * fetch_gather() (asyncio.gather, results in request order) and
- * fetch_wait_for() (asyncio.wait_for), or, inside a libevent loop you run
- * yourself, with a completion callback.
+ * One fetch_client (aiohttp's ClientSession) owns a scheduler and one or
+ * more event loops, each a libcurl multi handle driven by libevent. Every
+ * request is a fetch_task that is scheduled as soon as it is submitted
+ * (asyncio.create_task). Waiting is done with fetch_gather() (asyncio.gather,
+ * results in request order), fetch_wait_for() (asyncio.wait_for) and
+ * fetch_as_completed(), or, inside a libevent loop you run yourself, with a
+ * completion callback.
  *
  * Units: every duration is in seconds, as a double.
  *
+ * Numbers, one rule for the whole API:
+ * - Limits (fetch_options, fetch_client_set_deadline()): 0 means none
+ *   (no timeout, no limit per host, no size limit); negative, NaN or
+ *   infinite: FETCH_E_INVAL.
+ * - Overrides (fetch_request): a negative value, what fetch_request_init()
+ *   sets, means "the client's"; 0 means none; positive, this value. NaN or
+ *   infinite: FETCH_E_INVAL.
+ * - Waits (fetch_wait_for(), fetch_gather(), fetch_as_completed()):
+ *   FETCH_WAIT_FOREVER (any negative value) waits without limit, 0 does not
+ *   wait at all, positive waits that long. NaN or infinite: FETCH_E_INVAL.
+ *
  * Errors: calls return FETCH_OK (0) or a negative FETCH_E_* code; calls that
- * return a pointer return NULL on failure. A finished task carries its own
- * result code in its fetch_response; fetch_strerror() gives the text of any
- * code.
+ * return a pointer return NULL and put the code in their int *err. A
+ * finished task carries its own result code in its fetch_response;
+ * fetch_strerror() gives the text of any code, fetch_err_name() a stable
+ * name for programs.
  *
  * Untrusted text: URLs, header values and server messages come from the
  * web. Every message libfetch composes (fetch_response.message) is safe to
@@ -23,10 +36,20 @@
  * they came (fetch_response.url, effective_url, content_type, headers) are
  * not: escape them with fetch_text_escape() before printing them.
  *
- * Threads: a client and its tasks belong to one thread and one event_base.
- * Use one client per thread; libfetch keeps no global state of its own apart
- * from libcurl's global init (done once, thread-safely, by the first
- * fetch_client_new()).
+ * Threads: a client and its tasks belong to the thread that runs the
+ * client's event_base; completion callbacks run there. With
+ * fetch_options.loops above 1 the client runs more event loops, each in a
+ * thread of its own, to carry transfers; data callbacks and the on_started
+ * and on_first_byte trace hooks then run on those threads. libfetch keeps
+ * no global state of its own apart from libcurl's global init (done once,
+ * thread-safely, by the first fetch_client_new()).
+ *
+ * ABI: the structs a program fills (fetch_options, fetch_request) or has
+ * filled (fetch_stats) grow only at their end, and carry their size: the
+ * macros fetch_options_init(), fetch_request_init() and fetch_client_stats()
+ * pass the program's sizeof, so that a program built against an older
+ * header keeps working with a newer library (the fields it does not know of
+ * keep their defaults). fetch_response is the library's and only grows.
  */
 #ifndef LIBFETCH_H
 #define LIBFETCH_H
@@ -38,43 +61,65 @@ extern "C" {
 #endif
 
 #define LIBFETCH_VERSION_MAJOR 0
-#define LIBFETCH_VERSION_MINOR 1
+#define LIBFETCH_VERSION_MINOR 2
 #define LIBFETCH_VERSION_PATCH 0
-#define LIBFETCH_VERSION_STRING "0.1.0"
+#define LIBFETCH_VERSION_STRING "0.2.0"
 
 struct event_base;
 
-/** A client: options, one libcurl multi handle, one admission queue. */
+/** A client: options, the scheduler, one or more event loops. */
 typedef struct fetch_client fetch_client;
 /** One request, from submission until fetch_task_free(). */
 typedef struct fetch_task fetch_task;
 
 /**
- * Result and error codes. FETCH_OK is 0, every error is negative.
- * The first group describes a finished request; the second, a call made
- * wrongly.
+ * Every result and error code, once: X(symbol, value, name, text). The
+ * first group describes a finished request, the second a call made wrongly.
+ * name is stable (fetch_err_name(), e.g. for JSON); text is for people
+ * (fetch_strerror()).
+ */
+#define FETCH_ERRORS(X)                                                        \
+    X(FETCH_OK, 0, "ok", "ok")                                                 \
+    X(FETCH_E_TIMEOUT, -1, "timeout", "timed out")                             \
+    X(FETCH_E_CANCELLED, -2, "cancelled", "cancelled")                         \
+    X(FETCH_E_URL, -3, "url", "malformed URL")                                 \
+    X(FETCH_E_PROTOCOL, -4, "protocol", "unsupported protocol")                \
+    X(FETCH_E_RESOLVE, -5, "resolve", "could not resolve host")                \
+    X(FETCH_E_CONNECT, -6, "connect", "could not connect")                     \
+    X(FETCH_E_TLS, -7, "tls", "TLS failure")                                   \
+    X(FETCH_E_HTTP, -8, "http", "HTTP error status")                           \
+    X(FETCH_E_TOO_MANY_REDIRECTS, -9, "too_many_redirects",                    \
+      "too many redirects")                                                    \
+    X(FETCH_E_TRANSFER, -10, "transfer", "transfer failed")                    \
+    X(FETCH_E_TOO_LARGE, -11, "too_large", "response too large")               \
+    X(FETCH_E_OTHER, -12, "other", "request failed")                           \
+    X(FETCH_E_WRITE, -13, "write", "could not write the body")                 \
+    X(FETCH_E_NOFD, -14, "nofd", "out of file descriptors")                    \
+    X(FETCH_E_INVAL, -20, "inval", "invalid argument")                         \
+    X(FETCH_E_NOMEM, -21, "nomem", "out of memory")                            \
+    X(FETCH_E_BUSY, -22, "busy", "blocking call from inside the event loop")   \
+    X(FETCH_E_LOOP, -23, "loop", "event loop failure")
+
+/**
+ * Result and error codes, FETCH_OK (0) or negative:
+ * FETCH_E_TIMEOUT per-request timeout, deadline or wait_for;
+ * FETCH_E_CANCELLED fetch_task_cancel(), a data callback, client teardown;
+ * FETCH_E_URL malformed URL; FETCH_E_PROTOCOL scheme other than http/https
+ * (also on redirects); FETCH_E_RESOLVE unknown host; FETCH_E_CONNECT
+ * refused or unreachable; FETCH_E_TLS handshake or certificate;
+ * FETCH_E_HTTP status >= 400 with fail_on_http_error;
+ * FETCH_E_TOO_MANY_REDIRECTS; FETCH_E_TRANSFER connection broken, bad
+ * response, short body; FETCH_E_TOO_LARGE body over the limit;
+ * FETCH_E_OTHER any other libcurl failure (see curl_code); FETCH_E_WRITE
+ * the body could not be kept (file sink, data callback); FETCH_E_NOFD out
+ * of file descriptors. Calls: FETCH_E_INVAL, FETCH_E_NOMEM, FETCH_E_BUSY
+ * (a blocking call from inside the client's loop), FETCH_E_LOOP (the event
+ * loop failed or ran dry).
  */
 typedef enum fetch_error {
-    FETCH_OK = 0,
-    FETCH_E_TIMEOUT = -1,   /**< per-request timeout, deadline or wait_for */
-    FETCH_E_CANCELLED = -2, /**< fetch_task_cancel() or client teardown */
-    FETCH_E_URL = -3,       /**< malformed URL */
-    FETCH_E_PROTOCOL = -4, /**< scheme other than http/https (also redirects) */
-    FETCH_E_RESOLVE = -5,  /**< host name could not be resolved */
-    FETCH_E_CONNECT = -6,  /**< connection refused or unreachable */
-    FETCH_E_TLS = -7,      /**< TLS handshake or certificate failure */
-    FETCH_E_HTTP = -8,     /**< HTTP status >= 400 with fail_on_http_error */
-    FETCH_E_TOO_MANY_REDIRECTS = -9, /**< more than max_redirects */
-    FETCH_E_TRANSFER = -10,  /**< connection broken, bad response, short body */
-    FETCH_E_TOO_LARGE = -11, /**< body larger than allowed */
-    FETCH_E_OTHER = -12,     /**< any other libcurl failure; see curl_code */
-    FETCH_E_WRITE = -13,     /**< the body's file sink could not be written */
-    FETCH_E_NOFD = -14,      /**< out of file descriptors (EMFILE, ENFILE) */
-
-    FETCH_E_INVAL = -20, /**< invalid argument */
-    FETCH_E_NOMEM = -21, /**< out of memory */
-    FETCH_E_BUSY = -22,  /**< blocking call made from inside the loop */
-    FETCH_E_LOOP = -23   /**< the event loop failed or ran dry */
+#define FETCH_ERROR_ENUM_(sym, value, name, text) sym = value,
+    FETCH_ERRORS(FETCH_ERROR_ENUM_)
+#undef FETCH_ERROR_ENUM_
 } fetch_error;
 
 /**
@@ -82,6 +127,13 @@ typedef enum fetch_error {
  * "unknown error". The string is static.
  */
 const char *fetch_strerror(int code);
+
+/**
+ * Stable name of a code, e.g. "timeout" for FETCH_E_TIMEOUT (as libuv's
+ * uv_err_name()): lower case, never changed once released, for programs and
+ * JSON. Unknown codes give "unknown". The string is static.
+ */
+const char *fetch_err_name(int code);
 
 /** The library's version, "MAJOR.MINOR.PATCH" (static string). */
 const char *fetch_version(void);
@@ -91,24 +143,57 @@ const char *fetch_version(void);
 /* ------------------------------------------------------------------ */
 
 /**
+ * Tracing hooks, each optional (NULL), as aiohttp's TraceConfig. They
+ * observe, they do not steer: a hook may read the task (fetch_task_url(),
+ * and fetch_task_response() in on_finished) but must not submit, cancel,
+ * free (a task or the client) or wait. Times are seconds since the task was
+ * submitted. on_queued and on_finished run on the client's thread;
+ * on_started and on_first_byte on the loop that carries the transfer (the
+ * client's thread too when loops is 1).
+ */
+typedef struct fetch_trace {
+    /** the task was submitted and entered the queue */
+    void (*on_queued)(fetch_task *task, void *arg);
+    /** it left the queue and its transfer started (time = queue time) */
+    void (*on_started)(fetch_task *task, double time, void *arg);
+    /** the first byte of the response arrived */
+    void (*on_first_byte)(fetch_task *task, double time, void *arg);
+    /** it finished, whatever the result; runs just before the task's
+     *  completion callback */
+    void (*on_finished)(fetch_task *task, double time, void *arg);
+    void *arg;
+} fetch_trace;
+
+/**
  * Client options. Fill with fetch_options_init(), then change fields.
- * Strings are copied by fetch_client_new(); the caller keeps ownership.
+ * Strings and the header array are copied by fetch_client_new(); the
+ * caller keeps ownership.
  */
 typedef struct fetch_options {
-    /** Most requests in flight at once (asyncio.Semaphore / aiohttp
-     *  TCPConnector(limit)). Default 100; must be >= 1. */
+    /** sizeof the struct as the program knows it; set by
+     *  fetch_options_init(), do not change */
+    size_t size;
+    /** Most requests in flight at once, over every loop
+     *  (asyncio.Semaphore / aiohttp TCPConnector(limit)). Default 100;
+     *  must be >= 1. */
     int max_concurrency;
-    /** Most requests in flight to one scheme+host+port
-     *  (TCPConnector(limit_per_host)). Default 0 = unlimited. */
+    /** Most requests in flight to one host (scheme + host + port), over
+     *  every loop (TCPConnector(limit_per_host)). Default 0 = no limit. */
     int max_per_host;
+    /** Event loops that carry the transfers. Default 1: the client's own
+     *  event_base, in the caller's thread, asyncio's model. N > 1: N loops,
+     *  each a thread with its own event_base and libcurl multi handle,
+     *  sharing one scheduler (the limits hold over all of them, and a
+     *  request starts on whichever loop has a free slot), one cookie jar,
+     *  DNS cache and TLS session cache; completion callbacks still run on
+     *  the client's base. 0: one loop per core. At most 64. */
+    int loops;
     /** Per-request timeout in seconds, counted from the moment the request
      *  leaves the queue and starts (time spent queued is not charged).
      *  Mirrors asyncio.wait_for: the transfer is stopped and its result is
-     *  FETCH_E_TIMEOUT. Default 0 = none. Negative, NaN or infinite:
-     *  FETCH_E_INVAL. */
+     *  FETCH_E_TIMEOUT. Default 0 = none. */
     double timeout;
-    /** Connect timeout in seconds (TCP + TLS). Default 10; 0 = libcurl's
-     *  default (300 s). Negative, NaN or infinite: FETCH_E_INVAL. */
+    /** Connect timeout in seconds (TCP + TLS). Default 10; 0 = none. */
     double connect_timeout;
     /** Follow redirects (3xx with Location). Default 1. */
     int follow_redirects;
@@ -166,33 +251,15 @@ typedef struct fetch_options {
      *  for programs that never look. */
     int keep_headers;
 
-    /** Tracing hooks (aiohttp TraceConfig); see fetch_trace. Default
-     *  NULL. The struct is copied. */
-    const struct fetch_trace *trace;
+    /** Tracing hooks (aiohttp TraceConfig); see fetch_trace. Default: none.
+     *  Copied. */
+    fetch_trace trace;
 } fetch_options;
 
-/**
- * Tracing hooks, each optional (NULL). They observe, they do not steer: a
- * hook may read the task (fetch_task_url(), and fetch_task_response() in
- * on_finished) but must not submit, cancel, free (a task or the client) or
- * wait. Times are seconds
- * since the task was submitted.
- */
-typedef struct fetch_trace {
-    /** the task was submitted and entered the queue */
-    void (*on_queued)(fetch_task *task, void *arg);
-    /** it left the queue and its transfer started (time = queue time) */
-    void (*on_started)(fetch_task *task, double time, void *arg);
-    /** the first byte of the response arrived */
-    void (*on_first_byte)(fetch_task *task, double time, void *arg);
-    /** it finished, whatever the result; runs just before the task's
-     *  completion callback */
-    void (*on_finished)(fetch_task *task, double time, void *arg);
-    void *arg;
-} fetch_trace;
-
-/** Fill opts with the defaults documented in fetch_options. */
-void fetch_options_init(fetch_options *opts);
+/** Fill opts with the defaults documented in fetch_options; use the macro
+ *  fetch_options_init(opts), which passes sizeof *opts as size. */
+void fetch_options_init_size(fetch_options *opts, size_t size);
+#define fetch_options_init(opts) fetch_options_init_size((opts), sizeof *(opts))
 
 /**
  * Create a client.
@@ -204,7 +271,8 @@ void fetch_options_init(fetch_options *opts);
  *              waits still work when called from outside the loop. The base
  *              must outlive the client.
  * @param err   if not NULL, receives FETCH_OK or the reason for NULL:
- *              FETCH_E_INVAL (bad option value), FETCH_E_NOMEM.
+ *              FETCH_E_INVAL (an option out of range, see fetch_options),
+ *              FETCH_E_NOMEM, FETCH_E_LOOP (a loop thread could not start).
  * @return a client to free with fetch_client_free(), or NULL.
  */
 fetch_client *fetch_client_new(const fetch_options *opts,
@@ -214,44 +282,58 @@ fetch_client *fetch_client_new(const fetch_options *opts,
  * Free a client. Every unfinished task ends with FETCH_E_CANCELLED (its
  * callback runs, exactly once); tasks stay valid until you free them, but
  * are detached from the client. Every event and socket the client added to
- * the event_base is removed. NULL is a no-op.
+ * the event_base is removed, and its loop threads are joined. NULL is a
+ * no-op.
  *
- * From inside a completion or data callback of this client the free is
- * deferred, as hiredis' redisAsyncFree() is: the client takes no new task from
- * then on (fetch_get() and fetch_submit() return NULL), and it is freed when
- * control leaves libfetch, i.e. when the callback and the libfetch call or
- * event that ran it have returned. A blocking wait that ran the callback
- * then cancels what is left and returns at once. Do not use the client
- * after that call returns. Freeing a client twice is undefined, as free().
+ * From inside a completion callback of this client (or a data callback,
+ * when loops is 1) the free is deferred, as hiredis' redisAsyncFree() is:
+ * the client takes no new task from then on (fetch_get() and
+ * fetch_submit() return NULL), and it is freed when control leaves
+ * libfetch, i.e. when the callback and the libfetch call or event that ran
+ * it have returned. A blocking wait that ran the callback then cancels what
+ * is left and returns at once. Do not use the client after that call
+ * returns. Freeing a client twice is undefined, as free().
  */
 void fetch_client_free(fetch_client *client);
 
-/** The event_base the client runs on (its own, or the one passed in). */
-struct event_base *fetch_client_get_base(const fetch_client *client);
+/** The event_base the client runs on (its own, or the one passed in). You
+ *  may add events of your own to it. */
+struct event_base *fetch_client_base(const fetch_client *client);
 
 /** Counters for a client, e.g. to check nothing is left pending. */
 typedef struct fetch_stats {
+    /** sizeof the struct as the program knows it; set by the macro
+     *  fetch_client_stats() */
+    size_t size;
     size_t tasks;    /**< tasks alive (submitted and not yet freed) */
-    size_t queued;   /**< waiting for a concurrency slot */
-    size_t running;  /**< transfers in flight (easy handles in the multi) */
-    size_t sockets;  /**< sockets libcurl asked us to watch */
+    size_t queued;   /**< waiting in the scheduler */
+    size_t running;  /**< left the scheduler, not finished */
+    size_t sockets;  /**< sockets libcurl asked the loops to watch */
     size_t finished; /**< tasks finished since the client was created */
+    size_t timers;   /**< timers pending: libcurl's, the scheduler's, the
+                          deadline (none when the client is idle) */
+    size_t loops;    /**< event loops carrying transfers */
 } fetch_stats;
 
-/** Fill *stats for client. */
-void fetch_client_get_stats(const fetch_client *client, fetch_stats *stats);
+/** Fill *stats for client; use the macro fetch_client_stats(client, stats),
+ *  which passes sizeof *stats as size. */
+void fetch_client_stats_size(const fetch_client *client, fetch_stats *stats,
+                             size_t size);
+#define fetch_client_stats(client, stats)                                      \
+    fetch_client_stats_size((client), (stats), sizeof *(stats))
 
 /* ------------------------------------------------------------------ */
 /* Tasks                                                               */
 /* ------------------------------------------------------------------ */
 
 /**
- * Completion callback. Runs exactly once per task (hiredis' rule) from the
- * event loop, never from inside the call that submitted the task: on
- * success, error, timeout, cancel or client teardown. The task is finished
- * when it runs (fetch_task_response() is valid). The callback may free the
- * task, submit new tasks and cancel others; it may free the client (the
- * free is deferred until the callback returns; see fetch_client_free()).
+ * Completion callback. Runs exactly once per task (hiredis' rule) on the
+ * client's event_base, never from inside the call that submitted the task:
+ * on success, error, timeout, cancel or client teardown. The task is
+ * finished when it runs (fetch_task_response() is valid). The callback may
+ * free the task, submit new tasks and cancel others; it may free the client
+ * (the free is deferred until the callback returns; see
+ * fetch_client_free()).
  */
 typedef void (*fetch_done_cb)(fetch_task *task, void *arg);
 
@@ -262,9 +344,10 @@ typedef void (*fetch_done_cb)(fetch_task *task, void *arg);
  * errno value says the data could not be kept (the task ends with
  * FETCH_E_WRITE, or FETCH_E_NOFD for EMFILE and ENFILE, "writing the body:"
  * and that error's text), a negative one that it is not wanted
- * (FETCH_E_CANCELLED, "stopped by the data callback"). Runs
- * inside libcurl: it must not submit, cancel, free a task or wait; it may
- * free the client (deferred, see fetch_client_free()).
+ * (FETCH_E_CANCELLED, "stopped by the data callback"). Runs inside libcurl,
+ * on the loop that carries the transfer: it must not submit, cancel, free
+ * a task or wait. It never runs after the task's completion callback has
+ * begun.
  */
 typedef int (*fetch_data_cb)(fetch_task *task, const char *data, size_t len,
                              void *arg);
@@ -275,6 +358,9 @@ typedef int (*fetch_data_cb)(fetch_task *task, const char *data, size_t len,
  * options. Everything is copied at submission.
  */
 typedef struct fetch_request {
+    /** sizeof the struct as the program knows it; set by
+     *  fetch_request_init(), do not change */
+    size_t size;
     const char *url;    /**< required */
     const char *method; /**< "GET" (default, NULL), "HEAD", "POST", "PUT",
                              "PATCH", "DELETE", or any other HTTP token;
@@ -286,15 +372,16 @@ typedef struct fetch_request {
      *  as fetch_options.headers (FETCH_E_INVAL). */
     const char *const *headers;
     size_t n_headers;
-    /** Per-request timeout in seconds (as fetch_options.timeout); negative
-     *  (default) = the client's, 0 = none; NaN or infinite:
-     *  FETCH_E_INVAL. */
+    /** Per-request timeout in seconds (as fetch_options.timeout):
+     *  negative (default) = the client's, 0 = none. */
     double timeout;
-    /** Follow redirects: -1 (default) = the client's, 0 no, 1 yes. */
+    /** Follow redirects: negative (default) = the client's, 0 no, 1 yes. */
     int follow_redirects;
-    /** Largest body in bytes: 0 (default) = the client's. */
-    size_t max_body_size;
-    /** HTTP status >= 400 is FETCH_E_HTTP: -1 (default) = the client's. */
+    /** Largest body in bytes: negative (default) = the client's, 0 = no
+     *  limit. */
+    long long max_body_size;
+    /** HTTP status >= 400 is FETCH_E_HTTP: negative (default) = the
+     *  client's, 0 no, 1 yes. */
     int fail_on_http_error;
     /** Stream the body to this callback instead of buffering it. */
     fetch_data_cb on_data;
@@ -306,13 +393,40 @@ typedef struct fetch_request {
     const char *sink_path;
 } fetch_request;
 
-/** Fill req with the defaults documented in fetch_request (url NULL). */
-void fetch_request_init(fetch_request *req);
+/** Fill req with the defaults documented in fetch_request (url NULL); use
+ *  the macro fetch_request_init(req), which passes sizeof *req as size. */
+void fetch_request_init_size(fetch_request *req, size_t size);
+#define fetch_request_init(req) fetch_request_init_size((req), sizeof *(req))
+
+/**
+ * Submit a GET for url and return its task, already scheduled
+ * (asyncio.create_task(session.get(url))). The request starts when a
+ * concurrency slot is free; until then it waits in libfetch's scheduler and
+ * costs no connection or curl handle.
+ *
+ * A malformed URL or a scheme other than http/https is not a submit error:
+ * the task finishes with FETCH_E_URL or FETCH_E_PROTOCOL like any other
+ * failed request, so a batch of URLs is never aborted by one bad entry (a
+ * CR, LF or space in it is malformed: it is never sent). A URL without a
+ * scheme is taken as http:// (never guessed from the host name:
+ * "ftp.example/x" is http://ftp.example/x).
+ *
+ * @param client  the client.
+ * @param url     the URL; copied.
+ * @param cb      completion callback, or NULL.
+ * @param arg     passed to cb, and kept: fetch_task_data().
+ * @param err     if not NULL, receives FETCH_OK, or with NULL the reason:
+ *                FETCH_E_INVAL (NULL client or url, or the client is being
+ *                freed), FETCH_E_NOMEM.
+ * @return a task owned by the caller (free with fetch_task_free()), or NULL;
+ *         then no callback runs.
+ */
+fetch_task *fetch_get(fetch_client *client, const char *url, fetch_done_cb cb,
+                      void *arg, int *err);
 
 /**
  * Submit a request described by req (any method, body, headers, per-request
- * options, streaming). Otherwise exactly as fetch_get(): the task is
- * scheduled at once and bad URLs are the task's result.
+ * options, streaming). Otherwise exactly as fetch_get().
  *
  * @param err  if not NULL, receives FETCH_OK, or with NULL the reason:
  *             FETCH_E_INVAL (NULL client, req or req->url; the client is
@@ -323,31 +437,6 @@ void fetch_request_init(fetch_request *req);
  */
 fetch_task *fetch_submit(fetch_client *client, const fetch_request *req,
                          fetch_done_cb cb, void *arg, int *err);
-
-/**
- * Submit a GET for url and return its task, already scheduled
- * (asyncio.create_task(session.get(url))). The request starts when a
- * concurrency slot is free; until then it waits in libfetch's queue and costs
- * no connection or curl handle.
- *
- * A malformed URL or a scheme other than http/https is not a submit error:
- * the task finishes with FETCH_E_URL or FETCH_E_PROTOCOL like any other
- * failed request, so a batch of URLs is never aborted by one bad entry (a
- * CR, LF or space in it is malformed: it is never sent).
- *
- * @param client  the client.
- * @param url     the URL; copied.
- * @param cb      completion callback, or NULL.
- * @param arg     passed to cb.
- * A URL without a scheme is taken as http:// (never guessed from the host
- * name: "ftp.example/x" is http://ftp.example/x).
- *
- * @return a task owned by the caller (free with fetch_task_free()), or NULL
- *         for NULL client/url, a client being freed, or out of memory; then
- *         no callback runs. fetch_submit() tells these apart.
- */
-fetch_task *fetch_get(fetch_client *client, const char *url, fetch_done_cb cb,
-                      void *arg);
 
 /**
  * Free a task and its response. An unfinished task is cancelled first (its
@@ -364,8 +453,11 @@ void fetch_task_free(fetch_task *task);
 /**
  * Cancel a queued or running task (task.cancel()). It finishes at once with
  * FETCH_E_CANCELLED and its callback runs before this returns; a running
- * transfer is removed from libcurl and its connection closed.
- * @return FETCH_OK, or FETCH_E_INVAL if the task had already finished.
+ * transfer is removed from libcurl and its connection closed (with loops
+ * above 1, by its loop, a moment later; its data callback is not called
+ * again).
+ * @return FETCH_OK, or FETCH_E_INVAL if the task is NULL or had already
+ *         finished.
  */
 int fetch_task_cancel(fetch_task *task);
 
@@ -375,14 +467,15 @@ int fetch_task_done(const fetch_task *task);
 /** The arg given at submission (to fetch_get() or fetch_submit()), also
  *  when there is no callback: ties a task from fetch_as_completed() back to
  *  the caller's own data (libuv's uv_handle_get_data). */
-void *fetch_task_get_data(const fetch_task *task);
+void *fetch_task_data(const fetch_task *task);
 
 /** The URL given at submission (owned by the task). */
 const char *fetch_task_url(const fetch_task *task);
 
 /**
  * A finished request's result. Owned by its task and valid until
- * fetch_task_free(); every pointer in it too.
+ * fetch_task_free(); every pointer in it too. New members are only ever
+ * added at the end.
  */
 typedef struct fetch_response {
     int error;           /**< FETCH_OK or a FETCH_E_* result code */
@@ -406,6 +499,8 @@ typedef struct fetch_response {
     double time_total; /**< start -> finished (queue time not included) */
     size_t bytes;      /**< body bytes received, also when streamed to a
                             callback or a sink (then body_len is 0) */
+    long http_version; /**< 10, 11, 20 or 30 for HTTP/1.0 ... HTTP/3; 0 if
+                            no response */
 } fetch_response;
 
 /**
@@ -446,7 +541,7 @@ size_t fetch_client_cancel_all(fetch_client *client);
  * reached while queued" or "... while running"), and so does every task
  * submitted after it, at once. A later call moves it; seconds 0 clears it.
  * @return FETCH_OK, or FETCH_E_INVAL (NULL client; negative, NaN or
- *         infinite seconds).
+ *         infinite seconds), FETCH_E_NOMEM.
  */
 int fetch_client_set_deadline(fetch_client *client, double seconds);
 
@@ -465,10 +560,10 @@ int fetch_client_set_deadline(fetch_client *client, double seconds);
  * Other tasks of the client make progress meanwhile.
  *
  * @return the task's result code (FETCH_OK, FETCH_E_TIMEOUT, ...), or
- *         FETCH_E_INVAL (NULL task, a task of a freed client, a NaN or
- *         infinite timeout), FETCH_E_BUSY (called from a callback
- *         running on the client's event_base: a loop cannot be run from
- *         inside itself), FETCH_E_LOOP (event loop failure).
+ *         FETCH_E_INVAL (NULL task, a NaN or infinite timeout),
+ *         FETCH_E_BUSY (called from a callback running on the client's
+ *         event_base: a loop cannot be run from inside itself),
+ *         FETCH_E_LOOP (event loop failure).
  */
 int fetch_wait_for(fetch_task *task, double timeout);
 
@@ -480,8 +575,9 @@ int fetch_wait_for(fetch_task *task, double timeout);
  *
  * @param deadline seconds counted from the submission of the earliest task
  *        in the array; tasks still queued or running then end with
- *        FETCH_E_TIMEOUT. 0 or negative = no deadline; NaN or infinite:
- *        FETCH_E_INVAL.
+ *        FETCH_E_TIMEOUT ("gather deadline of S s reached while ...").
+ *        FETCH_WAIT_FOREVER (negative): no deadline; 0: end at once what
+ *        has not finished.
  * @param flags FETCH_GATHER_ALL or FETCH_GATHER_FAIL_FAST (below).
  * @return the number of tasks whose result is not FETCH_OK (0 = all
  *         succeeded), or FETCH_E_INVAL (NULL array or task, a task of

@@ -1,22 +1,21 @@
 /*
- * The client: options, lifecycle, and the admission queue that plays the
- * part of asyncio.Semaphore. Requests wait here, not in libcurl, and become
- * easy handles only when they may start.
+ * The client: options, its scheduler and loops, the deadline, teardown.
  */
-#define _GNU_SOURCE /* tdestroy */
+#define _GNU_SOURCE
 #include <pthread.h>
-#include <search.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fetch-internal.h"
 
-void fetch_options_init(fetch_options *o)
+static void options_defaults(fetch_options *o)
 {
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->max_concurrency = 100;
     o->max_per_host = 0;
+    o->loops = 1;
     o->timeout = 0;
     o->connect_timeout = 10;
     o->follow_redirects = 1;
@@ -25,18 +24,48 @@ void fetch_options_init(fetch_options *o)
     o->keep_headers = 1;
 }
 
-/* curl_slist_append, keeping the list whole when it fails */
-int fetch__slist_append(struct curl_slist **list, const char *s)
+void fetch_options_init_size(fetch_options *o, size_t size)
 {
-    struct curl_slist *l = curl_slist_append(*list, s);
-    if (!l)
-        return -1;
-    *list = l;
-    return 0;
+    fetch_options d;
+    options_defaults(&d);
+    d.size = size;
+    memcpy(o, &d, size < sizeof d ? size : sizeof d);
 }
 
-static int copy_options(fetch_client *c, const fetch_options *o)
+static int limit_ok(double s)
 {
+    return fetch__seconds_ok(s) && s >= 0;
+}
+
+/* CURLSHOPT_LOCKFUNC: the share is used by every loop's thread. */
+static void share_lock(CURL *e, curl_lock_data data, curl_lock_access a,
+                       void *arg)
+{
+    fetch_client *c = arg;
+    (void)e;
+    (void)a;
+    pthread_mutex_lock(&c->share_lock[data]);
+}
+
+static void share_unlock(CURL *e, curl_lock_data data, void *arg)
+{
+    fetch_client *c = arg;
+    (void)e;
+    pthread_mutex_unlock(&c->share_lock[data]);
+}
+
+static int copy_options(fetch_client *c, const fetch_options *in)
+{
+    fetch_options o;
+    if (!in) {
+        options_defaults(&o);
+    } else {
+        /* a program built with an older header passes a shorter struct */
+        if (in->size < offsetof(fetch_options, max_concurrency) + sizeof(int))
+            return FETCH_E_INVAL;
+        options_defaults(&o);
+        memcpy(&o, in, in->size < sizeof o ? in->size : sizeof o);
+    }
     /* every string option, copied so the caller may free its own */
     const char **fields[] = {&c->opts.user_agent, &c->opts.accept_encoding,
                              &c->opts.cookie_jar, &c->opts.ca_file,
@@ -45,17 +74,17 @@ static int copy_options(fetch_client *c, const fetch_options *o)
     _Static_assert(sizeof fields / sizeof fields[0] ==
                        sizeof c->strs / sizeof c->strs[0],
                    "one owned copy per string option");
-    if (o->max_concurrency < 1 || o->max_per_host < 0 ||
-        !fetch__seconds_ok(o->timeout) || o->timeout < 0 ||
-        !fetch__seconds_ok(o->connect_timeout) || o->connect_timeout < 0 ||
-        o->max_redirects < 0 || (o->n_headers && !o->headers) ||
-        (o->user_agent && !fetch__one_line(o->user_agent)) ||
-        (o->accept_encoding && !fetch__one_line(o->accept_encoding)))
+    if (o.max_concurrency < 1 || o.max_per_host < 0 || o.loops < 0 ||
+        o.loops > FETCH__MAX_LOOPS || !limit_ok(o.timeout) ||
+        !limit_ok(o.connect_timeout) || o.max_redirects < 0 ||
+        (o.n_headers && !o.headers) ||
+        (o.user_agent && !fetch__one_line(o.user_agent)) ||
+        (o.accept_encoding && !fetch__one_line(o.accept_encoding)))
         return FETCH_E_INVAL;
-    for (size_t i = 0; i < o->n_headers; i++)
-        if (!fetch__header_ok(o->headers[i]))
+    for (size_t i = 0; i < o.n_headers; i++)
+        if (!fetch__header_ok(o.headers[i]))
             return FETCH_E_INVAL;
-    c->opts = *o;
+    c->opts = o;
     c->opts.headers = NULL;
     c->opts.n_headers = 0;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
@@ -63,11 +92,8 @@ static int copy_options(fetch_client *c, const fetch_options *o)
             return FETCH_E_NOMEM;
         *fields[i] = c->strs[i];
     }
-    if (o->trace)
-        c->trace = *o->trace;
-    c->opts.trace = o->trace ? &c->trace : NULL;
-    for (size_t i = 0; i < o->n_headers; i++)
-        if (fetch__slist_append(&c->headers, o->headers[i]) != 0)
+    for (size_t i = 0; i < o.n_headers; i++)
+        if (fetch__slist_append(&c->headers, o.headers[i]) != 0)
             return FETCH_E_NOMEM;
     /* the variables libcurl would read on every transfer */
     const char *proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
@@ -77,32 +103,30 @@ static int copy_options(fetch_client *c, const fetch_options *o)
         const char *v = getenv(proxy_vars[i]);
         c->env_proxy |= v && *v;
     }
-    if (o->cookies) {
-        if (!(c->share = curl_share_init()))
-            return FETCH_E_NOMEM;
-        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
-    }
     return FETCH_OK;
 }
 
-static void on_kick(evutil_socket_t fd, short ev, void *arg)
+/* Cookies for every request; over several loops also the DNS cache and
+   TLS sessions, which one multi handle shares by itself. */
+static int make_share(fetch_client *c)
 {
-    fetch_client *c = arg;
-    fetch_task *t;
-    (void)fd;
-    (void)ev;
-    fetch__enter(c);
-    while ((t = TAILQ_FIRST(&c->doomed)))
-        fetch__task_finish(t, t->resp.error, CURLE_OK, t->message);
-    fetch__loop_process(c);
-    fetch__leave(c);
-}
-
-/* Ask for admission on the next loop turn (never from inside the caller). */
-void fetch__client_kick(fetch_client *c)
-{
-    if (!c->closing && !event_pending(c->kick, EV_TIMEOUT, NULL))
-        event_active(c->kick, EV_TIMEOUT, 0);
+    if (!c->opts.cookies && !c->threaded)
+        return FETCH_OK;
+    if (!(c->share = curl_share_init()))
+        return FETCH_E_NOMEM;
+    if (c->opts.cookies)
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+    if (c->threaded) {
+        for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+            pthread_mutex_init(&c->share_lock[i], NULL);
+        curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(c->share, CURLSHOPT_SHARE,
+                          CURL_LOCK_DATA_SSL_SESSION);
+    }
+    return FETCH_OK;
 }
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -116,32 +140,31 @@ static void global_init(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+static void destroy(fetch_client *c);
+
 fetch_client *fetch_client_new(const fetch_options *opts,
                                struct event_base *base, int *err)
 {
-    fetch_options defaults;
     fetch_client *c;
     int rc = FETCH_E_NOMEM;
 
     pthread_once(&global_once, global_init);
     if (global_rc != CURLE_OK)
         goto fail_early;
-    if (!opts) {
-        fetch_options_init(&defaults);
-        opts = &defaults;
-    }
-    c = calloc(1, sizeof *c);
-    if (!c)
+    if (!(c = calloc(1, sizeof *c)))
         goto fail_early;
+    c->destroy = destroy;
+    pthread_mutex_init(&c->lock, NULL);
     TAILQ_INIT(&c->tasks);
     TAILQ_INIT(&c->unfinished);
     TAILQ_INIT(&c->completed);
-    TAILQ_INIT(&c->queue);
     TAILQ_INIT(&c->doomed);
-    TAILQ_INIT(&c->ready_hosts);
-    TAILQ_INIT(&c->socks);
+    TAILQ_INIT(&c->outbox);
+    c->pipe[0] = c->pipe[1] = -1;
     if ((rc = copy_options(c, opts)) != FETCH_OK)
         goto fail;
+    fetch__sched_init(&c->sched, (size_t)c->opts.max_concurrency,
+                      (size_t)c->opts.max_per_host);
     rc = FETCH_E_NOMEM;
     if (base) {
         c->base = base;
@@ -149,7 +172,7 @@ fetch_client *fetch_client_new(const fetch_options *opts,
         struct event_config *cfg = event_config_new();
         if (!cfg)
             goto fail;
-        /* one thread per client: no locks; merge libcurl's remove/add churn */
+        /* one thread runs it: no locks; merge libcurl's remove/add churn */
         event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK |
                                        EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
         c->base = event_base_new_with_config(cfg);
@@ -158,17 +181,16 @@ fetch_client *fetch_client_new(const fetch_options *opts,
             goto fail;
         c->own_base = 1;
     }
-    c->pool = calloc((size_t)c->opts.max_concurrency, sizeof *c->pool);
-    c->kick = event_new(c->base, -1, 0, on_kick, c);
-    if (!c->pool || !c->kick)
-        goto fail;
-    if ((rc = fetch__loop_init(c)) != FETCH_OK)
+    /* the loops first: whether they are threads decides the rest */
+    if ((rc = fetch__loops_start(c)) != FETCH_OK ||
+        (rc = make_share(c)) != FETCH_OK ||
+        (rc = fetch__task_home_init(c)) != FETCH_OK)
         goto fail;
     if (err)
         *err = FETCH_OK;
     return c;
 fail:
-    fetch_client_free(c);
+    destroy(c);
 fail_early:
     if (err)
         *err = rc;
@@ -216,7 +238,7 @@ static void on_deadline(evutil_socket_t fd, short ev, void *arg)
 
 int fetch_client_set_deadline(fetch_client *c, double seconds)
 {
-    if (!c || !fetch__seconds_ok(seconds) || seconds < 0)
+    if (!c || !limit_ok(seconds))
         return FETCH_E_INVAL;
     if (!c->deadline && !(c->deadline = evtimer_new(c->base, on_deadline, c)))
         return FETCH_E_NOMEM;
@@ -231,31 +253,15 @@ int fetch_client_set_deadline(fetch_client *c, double seconds)
     return FETCH_OK;
 }
 
-/* A libfetch frame that may run the caller's callbacks begins ... */
-void fetch__enter(fetch_client *c)
-{
-    c->depth++;
-}
-
-static void destroy(fetch_client *c);
-
-/* ... and ends; the last one carries out a fetch_client_free() that a
-   callback asked for. Returns 1 when the client is gone. */
-int fetch__leave(fetch_client *c)
-{
-    if (--c->depth > 0 || !c->free_pending)
-        return 0;
-    destroy(c);
-    return 1;
-}
-
 void fetch_client_free(fetch_client *c)
 {
     if (!c)
         return;
     if (c->depth > 0) { /* inside a callback: hiredis' deferred free */
         c->free_pending = 1;
-        c->closing = 1;
+        fetch__lock(c);
+        c->closing = 1; /* the loops dispatch no more */
+        fetch__unlock(c);
         return;
     }
     destroy(c);
@@ -264,7 +270,10 @@ void fetch_client_free(fetch_client *c)
 static void destroy(fetch_client *c)
 {
     fetch_task *t;
-    c->closing = c->destroying = 1;
+    fetch__lock(c);
+    c->closing = 1;
+    fetch__unlock(c);
+    c->destroying = 1;
     c->free_pending = 0;
     c->depth++; /* a callback that frees the client again changes nothing */
     /* Take the first each time: a callback may free or cancel any task. */
@@ -272,177 +281,56 @@ static void destroy(fetch_client *c)
         TAILQ_REMOVE(&c->tasks, t, all_link);
         c->ntasks--;
         fetch__completed_remove(c, t);
-        if (t->state == FETCH__DONE)
+        if (t->done)
             t->client = NULL;
         else /* detaches t before its callback runs */
             fetch__task_finish(t, FETCH_E_CANCELLED, CURLE_OK, NULL);
     }
     if (c->share && c->opts.cookie_jar)
         save_cookies(c);
-    while (c->pool_len)
-        fetch__handle_free(c->pool[--c->pool_len]);
-    fetch__loop_free(c); /* every easy handle is gone: the share is free */
+    /* the loops stop what they still carry and hand it back */
+    if (c->loops)
+        fetch__loops_stop(c);
+    fetch__task_home_free(c);
     if (c->share)
-        curl_share_cleanup(c->share);
-    if (c->kick)
-        event_free(c->kick);
+        curl_share_cleanup(c->share); /* every easy handle is gone */
+    if (c->share && c->threaded)
+        for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+            pthread_mutex_destroy(&c->share_lock[i]);
     if (c->deadline)
         event_free(c->deadline);
-    tdestroy(c->hosts, free); /* empty by now: every task has ended */
-    free(c->pool);
+    fetch__sched_free(&c->sched);
     curl_slist_free_all(c->headers);
     for (size_t i = 0; i < sizeof c->strs / sizeof c->strs[0]; i++)
         free(c->strs[i]);
     if (c->own_base && c->base)
         event_base_free(c->base);
+    pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
-struct event_base *fetch_client_get_base(const fetch_client *c)
+struct event_base *fetch_client_base(const fetch_client *c)
 {
-    return c->base;
+    return c ? c->base : NULL;
 }
 
-void fetch_client_get_stats(const fetch_client *c, fetch_stats *s)
+void fetch_client_stats_size(const fetch_client *c, fetch_stats *out,
+                             size_t size)
 {
-    s->tasks = c->ntasks;
-    s->queued = c->queued;
-    s->running = c->running;
-    s->sockets = c->nsocks;
-    s->finished = c->finished;
-}
-
-/* ---- per-host accounting (only when max_per_host > 0) ---- */
-
-static int host_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct fetch__host *)a)->key,
-                  ((const struct fetch__host *)b)->key);
-}
-
-struct fetch__host *fetch__client_host(fetch_client *c, const char *key)
-{
-    struct fetch__host probe = {.key = (char *)key}, *h, **found;
-    found = tfind(&probe, &c->hosts, host_cmp);
-    if (found) {
-        (*found)->refs++;
-        return *found;
-    }
-    h = calloc(1, sizeof *h + strlen(key) + 1);
-    if (!h)
-        return NULL;
-    h->key = (char *)(h + 1);
-    strcpy(h->key, key);
-    TAILQ_INIT(&h->blocked);
-    if (!tsearch(h, &c->hosts, host_cmp)) {
-        free(h);
-        return NULL;
-    }
-    h->refs = 1;
-    return h;
-}
-
-static void host_unref(fetch_client *c, struct fetch__host *h)
-{
-    if (!h || --h->refs)
-        return;
-    tdelete(h, &c->hosts, host_cmp);
-    free(h);
-}
-
-static void host_update_ready(fetch_client *c, struct fetch__host *h)
-{
-    int ready = !TAILQ_EMPTY(&h->blocked) && h->running < c->opts.max_per_host;
-    if (ready && !h->in_ready)
-        TAILQ_INSERT_TAIL(&c->ready_hosts, h, ready_link);
-    else if (!ready && h->in_ready)
-        TAILQ_REMOVE(&c->ready_hosts, h, ready_link);
-    h->in_ready = ready;
-}
-
-/* ---- the queue ---- */
-
-void fetch__client_enqueue(fetch_client *c, fetch_task *t)
-{
-    TAILQ_INSERT_TAIL(&c->queue, t, q_link);
-    c->queued++;
-    fetch__client_kick(c);
-}
-
-void fetch__client_unqueue(fetch_client *c, fetch_task *t)
-{
-    if (t->blocked) {
-        TAILQ_REMOVE(&t->host->blocked, t, q_link);
-        host_update_ready(c, t->host);
-    } else {
-        TAILQ_REMOVE(&c->queue, t, q_link);
-    }
-    c->queued--;
-    host_unref(c, t->host);
-    t->host = NULL;
-}
-
-/*
- * Start queued requests while slots are free. Hosts that were blocked at the
- * head of the queue go first: their tasks were submitted before anything
- * still in the main queue. Returns how many started.
- */
-size_t fetch__client_admit(fetch_client *c)
-{
-    size_t started = 0;
-    if (c->closing)
-        return 0;
-    while (c->running < (size_t)c->opts.max_concurrency) {
-        struct fetch__host *h = TAILQ_FIRST(&c->ready_hosts);
-        struct fetch__handle *hd;
-        fetch_task *t;
-        if (h) {
-            t = TAILQ_FIRST(&h->blocked);
-            TAILQ_REMOVE(&h->blocked, t, q_link);
-            t->blocked = 0;
-        } else if ((t = TAILQ_FIRST(&c->queue))) {
-            TAILQ_REMOVE(&c->queue, t, q_link);
-            h = t->host;
-            if (h && h->running >= c->opts.max_per_host) {
-                TAILQ_INSERT_TAIL(&h->blocked, t, q_link);
-                t->blocked = 1;
-                continue;
-            }
-        } else {
-            break;
-        }
-        c->queued--;
-        c->running++;
-        if (h) {
-            h->running++;
-            host_update_ready(c, h);
-        }
-        hd = c->pool_len ? c->pool[--c->pool_len] : fetch__handle_new(c);
-        fetch__task_start(t, hd); /* finishes t itself if hd is NULL */
-        started++;
-    }
-    return started;
-}
-
-/* A running task ended: recycle its handle and free its slot. */
-void fetch__client_release(fetch_client *c, fetch_task *t)
-{
-    struct fetch__handle *hd = t->h;
-    t->h = NULL;
-    if (hd) {
-        curl_multi_remove_handle(c->multi, hd->easy);
-        if (c->pool_len < (size_t)c->opts.max_concurrency)
-            c->pool[c->pool_len++] = hd;
-        else
-            fetch__handle_free(hd);
-    }
-    c->running--;
-    if (t->host) {
-        t->host->running--;
-        host_update_ready(c, t->host);
-        host_unref(c, t->host);
-        t->host = NULL;
-    }
-    if (c->queued)
-        fetch__client_kick(c);
+    fetch_stats s = {.size = size};
+    fetch_client *m = (fetch_client *)c; /* the lock only */
+    s.tasks = c->ntasks;
+    s.finished = c->finished;
+    s.loops = c->nloops;
+    /* as the caller sees them: a loop may hold a cancelled transfer's
+       slot a moment longer, until it has taken it out of libcurl */
+    fetch__lock(m);
+    s.queued = c->sched.queued;
+    fetch__unlock(m);
+    s.running = c->nunfinished - c->ndoomed - s.queued;
+    fetch__loops_count(m, &s.sockets, &s.timers);
+    s.timers += (size_t)evtimer_pending(c->sched_timer, NULL);
+    if (c->deadline)
+        s.timers += (size_t)evtimer_pending(c->deadline, NULL);
+    memcpy(out, &s, size < sizeof s ? size : sizeof s);
 }

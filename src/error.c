@@ -1,37 +1,32 @@
-/* Result codes: their text, and how libcurl's codes map onto them. */
+/* Result codes: their names and texts, from the one list in libfetch.h, and
+   how libcurl's codes map onto them. */
 #include "fetch-internal.h"
 
 static const struct {
     int code;
-    const char *text;
+    const char *name, *text;
 } fetch_errors[] = {
-    {FETCH_OK, "ok"},
-    {FETCH_E_TIMEOUT, "timed out"},
-    {FETCH_E_CANCELLED, "cancelled"},
-    {FETCH_E_URL, "malformed URL"},
-    {FETCH_E_PROTOCOL, "unsupported protocol"},
-    {FETCH_E_RESOLVE, "could not resolve host"},
-    {FETCH_E_CONNECT, "could not connect"},
-    {FETCH_E_TLS, "TLS failure"},
-    {FETCH_E_HTTP, "HTTP error status"},
-    {FETCH_E_TOO_MANY_REDIRECTS, "too many redirects"},
-    {FETCH_E_TRANSFER, "transfer failed"},
-    {FETCH_E_TOO_LARGE, "response too large"},
-    {FETCH_E_OTHER, "request failed"},
-    {FETCH_E_WRITE, "could not write the body"},
-    {FETCH_E_NOFD, "out of file descriptors"},
-    {FETCH_E_INVAL, "invalid argument"},
-    {FETCH_E_NOMEM, "out of memory"},
-    {FETCH_E_BUSY, "blocking call from inside the event loop"},
-    {FETCH_E_LOOP, "event loop failure"},
+#define FETCH_ERROR_ROW_(sym, value, name, text) {sym, name, text},
+    FETCH_ERRORS(FETCH_ERROR_ROW_)
+#undef FETCH_ERROR_ROW_
 };
+
+#define N_ERRORS (sizeof fetch_errors / sizeof fetch_errors[0])
 
 const char *fetch_strerror(int code)
 {
-    for (size_t i = 0; i < sizeof fetch_errors / sizeof fetch_errors[0]; i++)
+    for (size_t i = 0; i < N_ERRORS; i++)
         if (fetch_errors[i].code == code)
             return fetch_errors[i].text;
     return "unknown error";
+}
+
+const char *fetch_err_name(int code)
+{
+    for (size_t i = 0; i < N_ERRORS; i++)
+        if (fetch_errors[i].code == code)
+            return fetch_errors[i].name;
+    return "unknown";
 }
 
 const char *fetch_version(void)

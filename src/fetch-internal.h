@@ -1,72 +1,136 @@
-/* Internal declarations shared by the library's modules. Not installed. */
+/*
+ * What the library's files share. Not installed. Each file keeps its own
+ * private structs; the layers, top to bottom, with no call upwards except
+ * through the hooks in fetch_client:
+ *
+ *   wait.c      gather, wait_for, as_completed: conditions over the loop
+ *   client.c    options, new/free, deadline, stats
+ *   task.c      submit, finish, cancel, free, accessors; the client's side
+ *               of the hand-offs (kick, returned tasks)
+ *   loop.c      the event loops: libevent <-> curl_multi_socket_action,
+ *               dispatch from the scheduler, threads and their mailboxes
+ *   easy.c      easy handles: pool, options -> CURLOPT
+ *   response.c  the body on its way in, what libcurl knew at the end, the
+ *               fetch_response
+ *   queue.c     the scheduler (no libcurl, no libevent)
+ *   text.c, error.c
+ */
 #ifndef FETCH_INTERNAL_H
 #define FETCH_INTERNAL_H
 
 #include <curl/curl.h>
-#include <event2/event.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/event_struct.h>
+#include <pthread.h>
 #include <sys/queue.h>
 
 #include "libfetch.h"
+#include "queue.h"
 
 enum fetch__state {
-    FETCH__QUEUED,  /* in the client's queue or a host's blocked list */
-    FETCH__DOOMED,  /* failed before starting; finishes at the next kick */
-    FETCH__RUNNING, /* easy handle in the multi */
+    FETCH__QUEUED,     /* in the scheduler */
+    FETCH__DOOMED,     /* failed before it could start; ends at the kick */
+    FETCH__DISPATCHED, /* handed to a loop, not started yet */
+    FETCH__RUNNING,    /* started by its loop */
     FETCH__DONE
 };
 
-struct fetch__host;
-
-/* A pooled easy handle with the storage libcurl writes into. */
-struct fetch__handle {
-    CURL *easy;
-    int dirty;      /* a fetch_request changed options a plain GET must reset */
-    int sock_errno; /* socket() failed with this in the last transfer */
-    char errbuf[CURL_ERROR_SIZE];
-};
+struct fetch__loop;
 
 struct fetch__header {
     const char *name, *value;
 };
 
-struct fetch_task {
-    fetch_client *client;             /* NULL once detached by client_free */
-    TAILQ_ENTRY(fetch_task) all_link; /* client->tasks: every live task */
-    TAILQ_ENTRY(fetch_task) q_link;   /* queue, host->blocked or doomed */
-    TAILQ_ENTRY(fetch_task) u_link;   /* client->unfinished */
-    TAILQ_ENTRY(fetch_task) d_link;   /* client->completed (as_completed) */
-    unsigned long seq;                /* submission number */
-    unsigned magic;                   /* FETCH__TASK_LIVE until freed */
-    enum fetch__state state;
-    int blocked;      /* QUEUED in host->blocked, not client->queue */
-    int freeing;      /* inside fetch_task_free() */
-    int in_completed; /* in client->completed */
-    int https;        /* scheme https: HTTP/2 may multiplex */
-    int first_byte_seen;
-    int stop;      /* why on_body stopped the transfer, or 0 */
-    int drop_body; /* an HTTP error that fails the task: stream none of it */
-    int sink_errno;
-    size_t max_body_size; /* in force for this transfer; 0 = none */
-    /* a fetch_submit() request, copied, with "the client's" values resolved
-       and its strings owned; NULL for a plain fetch_get() */
-    fetch_request *req;
-    struct curl_slist *req_headers; /* the client's, then the request's */
-    struct fetch__host *host; /* per-host accounting; NULL when unlimited */
-    char *url;                /* as submitted */
-    char *target;             /* what libcurl gets: url, or "http://" url */
-    struct fetch__handle *h;  /* only while RUNNING */
+/* A pooled easy handle with the storage libcurl writes into. */
+struct fetch__handle {
+    CURL *easy;
+    int dirty;      /* a custom request changed options a plain GET resets */
+    int sock_errno; /* socket() failed with this in the last transfer */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* What a task asks for, resolved once at submission: the request's value,
+   else the client's. */
+struct fetch__settings {
+    /* the client's options, read by the loop (the task's client pointer
+       is the client thread's: the teardown clears it) */
+    const fetch_options *opts;
+    const char *method; /* NULL: GET */
+    const void *body;   /* NULL: none */
+    size_t body_len;
+    struct curl_slist *headers; /* the client's, or the merged copy */
+    double timeout;
+    int follow_redirects;
+    size_t max_body_size;
+    int fail_on_http_error;
+    fetch_data_cb on_data;
+    void *data_arg;
+    int sink_fd;
+    const char *sink_path;
+    int custom; /* anything but a plain GET with the client's options */
+};
+
+/* What the loop carrying a transfer owns, from dispatch until it hands the
+   task back; the client's side reads it only then. */
+struct fetch__xfer {
+    struct fetch__loop *loop;
+    pthread_mutex_t *data_lock; /* the loop's, when it is a thread */
+    struct fetch__handle *h;    /* while in the loop's multi handle */
     struct evbuffer *body;
-    fetch_done_cb cb;
-    void *cb_arg;
-    double t_submit, t_start;
-    fetch_response resp;
-    char *message; /* resp.message storage */
-    char *effective_url;
-    char *content_type;
+    size_t bytes;
+    int stop; /* why the body sink stopped the transfer, or 0 */
+    int sink_errno;
+    int drop_body; /* an HTTP error that fails the task: stream none */
+    int first_byte_seen;
+    int sink_fd;     /* opened from sink_path, or the request's */
+    int cancelled;   /* under the loop's data lock: no more streaming */
+    int cancel_code; /* why the client stopped it, when it did */
+    double t_start;
+    /* the outcome, read from libcurl on the loop */
+    int code;
+    CURLcode cc;
+    char *detail; /* malloc'd, or NULL: the code's text */
+    long status, redirects, http_version;
+    double time_connect, time_tls, time_first_byte, time_total;
+    char *effective_url, *content_type;
     struct fetch__header *headers; /* one block: array, then the strings */
     size_t n_headers;
+};
+
+struct fetch_task {
+    fetch_client *client;             /* NULL once detached by the teardown */
+    TAILQ_ENTRY(fetch_task) all_link; /* client->tasks: every live task */
+    TAILQ_ENTRY(fetch_task) u_link;   /* client->unfinished */
+    TAILQ_ENTRY(fetch_task) d_link;   /* client->completed (as_completed) */
+    TAILQ_ENTRY(fetch_task) m_link;   /* doomed, a loop's inbox, outbox */
+    TAILQ_ENTRY(fetch_task) c_link;   /* a loop's list of cancels */
+    struct fetch__qnode q;            /* in the scheduler */
+    unsigned long seq;                /* submission number */
+    unsigned magic;                   /* FETCH__TASK_LIVE until freed */
+    enum fetch__state state;          /* under the client's lock */
+    int on_loop;      /* a loop holds it (dispatched, not handed back) */
+    int in_cancels;   /* on its loop's list of cancels */
+    int in_outbox;    /* handed back, not yet taken by the client */
+    int freeing;      /* inside fetch_task_free() */
+    int user_freed;   /* freed while a loop held it: free when it returns */
+    int in_completed; /* in client->completed */
+    int done;         /* finished: set and read on the client's side only */
+    int https;
+    struct fetch__settings s;
+    char *url;    /* as submitted */
+    char *target; /* what libcurl gets: url, or "http://" url */
+    /* a fetch_submit() request's own copies */
+    char *own_method, *own_sink_path;
+    void *own_body;
+    struct curl_slist *own_headers;
+    fetch_done_cb cb;
+    void *cb_arg;
+    double t_submit;
+    double t_start; /* when it was dispatched (under the lock) */
+    struct fetch__xfer x;
+    fetch_response resp;
+    char *message; /* resp.message */
 };
 
 TAILQ_HEAD(fetch__task_list, fetch_task);
@@ -74,110 +138,127 @@ TAILQ_HEAD(fetch__task_list, fetch_task);
 #define FETCH__TASK_LIVE 0x7461736bu
 /* Longest URL a message shows whole; a longer one is cut in the middle. */
 #define FETCH__URL_SHOWN 200
-
-/* Per scheme+host+port admission state (only with max_per_host). */
-struct fetch__host {
-    char *key;
-    int running;
-    size_t refs; /* tasks queued or running for this host */
-    struct fetch__task_list blocked;
-    int in_ready;
-    TAILQ_ENTRY(fetch__host) ready_link;
-};
-
-struct fetch__sock {
-    struct event ev;
-    curl_socket_t fd;
-    int what; /* CURL_POLL_* currently armed */
-    fetch_client *client;
-    TAILQ_ENTRY(fetch__sock) link;
-};
+/* Most loops a client runs. */
+#define FETCH__MAX_LOOPS 64
 
 struct fetch_client {
     fetch_options opts; /* strings point into owned copies (strs) */
     char *strs[8];
     int env_proxy; /* a proxy variable was set when the client was made */
     struct curl_slist *headers;
-    fetch_trace trace;
-    CURLSH *share; /* cookies shared by every handle */
+    CURLSH *share; /* cookies (and, over loops, DNS and TLS sessions) */
+    pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 
-    struct event_base *base;
+    struct event_base *base; /* the client's: callbacks run here */
     int own_base;
-    CURLM *multi;
-    struct event *timer; /* libcurl's single timeout */
-    struct event *kick;  /* deferred admission and doomed-task completion */
+    struct event *kick; /* deferred dispatch and doomed tasks */
+    struct event *sched_timer;
+    struct event *deadline; /* fetch_client_set_deadline(), or NULL */
+    double deadline_s;
+    int deadline_passed;
+
+    struct fetch__loop **loops;
+    size_t nloops;
+    int threaded; /* loops run in threads: take lock */
+    pthread_mutex_t lock;
+    struct fetch__sched sched;      /* under lock */
+    struct fetch__task_list outbox; /* under lock: handed back */
+    size_t outbox_len, batch;       /* poke the client per batch */
+    int poked;                      /* under lock */
+    int pipe[2];                    /* loops poke the client here */
+    struct event *wake;             /* ... and it reads it here */
 
     struct fetch__task_list tasks;      /* every live task */
     struct fetch__task_list unfinished; /* submitted, not finished */
     struct fetch__task_list completed;  /* finished, not yet handed out by
                                            fetch_as_completed */
-    struct fetch__task_list queue;      /* waiting for a slot, FIFO */
     struct fetch__task_list doomed;     /* failed at submission */
-    /* hosts with a blocked task and a free per-host slot */
-    TAILQ_HEAD(, fetch__host) ready_hosts;
-    void *hosts; /* tsearch() tree of fetch__host */
-    TAILQ_HEAD(, fetch__sock) socks;
-
-    struct fetch__handle **pool; /* idle easy handles, reused */
-    size_t pool_len;
-
-    size_t ntasks, queued, running, nsocks, finished, failures;
+    size_t ntasks, nunfinished, ndoomed, finished, failures;
     unsigned long next_seq;
-    size_t idle; /* HTTP/1.1 connections likely idle in libcurl's cache */
-    int closing; /* fetch_client_free() under way: no new work */
+    int closing;    /* no new work: a free is under way or pending */
+    int destroying; /* the teardown runs: finished tasks are detached */
     /* libfetch frames on the stack that may run the caller's callbacks:
        blocking waits are refused inside one, and a fetch_client_free()
        from a callback waits until the last one returns */
     int depth;
     int free_pending;
-    int destroying;         /* the teardown runs: finished tasks are detached */
-    struct event *deadline; /* fetch_client_set_deadline(), or NULL */
-    double deadline_s;      /* its length, for messages */
-    int deadline_passed;
+    /* hooks into the upper layers (set by client.c) */
+    void (*destroy)(fetch_client *c); /* the real free */
+    void (*returned)(fetch_task *t);  /* a loop is done with t */
 };
+
+static inline void fetch__lock(fetch_client *c)
+{
+    if (c->threaded)
+        pthread_mutex_lock(&c->lock);
+}
+
+static inline void fetch__unlock(fetch_client *c)
+{
+    if (c->threaded)
+        pthread_mutex_unlock(&c->lock);
+}
+
+/* A libfetch frame that may run the caller's callbacks begins ... */
+static inline void fetch__enter(fetch_client *c)
+{
+    c->depth++;
+}
+
+/* ... and ends; the last one carries out a fetch_client_free() that a
+   callback asked for. Returns 1 when the client is gone. */
+static inline int fetch__leave(fetch_client *c)
+{
+    if (--c->depth > 0 || !c->free_pending)
+        return 0;
+    c->destroy(c);
+    return 1;
+}
+
+/* error.c */
+int fetch__from_curl(CURLcode cc);
 
 /* text.c */
 char *fetch__message(const char *url, const char *detail);
 size_t fetch__scheme_len(const char *url);
+void fetch__host_key(const char *url, char *buf, size_t len);
 int fetch__one_line(const char *s);
 int fetch__token(const char *s, size_t len);
 int fetch__header_ok(const char *h);
 int fetch__seconds_ok(double s);
 
-/* wait.c */
-void fetch__task_expire(fetch_task *t, const char *what, double seconds);
+/* response.c: on the loop */
+size_t fetch__on_body(char *p, size_t size, size_t n, void *arg);
+size_t fetch__on_header(char *p, size_t size, size_t n, void *arg);
+void fetch__response_collect(fetch_task *t, CURLcode cc);
+void fetch__xfer_free(struct fetch__xfer *x);
+/* ... and on the client's side */
+void fetch__response_fill(fetch_task *t);
 
-/* loop.c: monotonic clock in seconds; seconds as a timeval */
-double fetch__now(void);
-void fetch__timeval(struct timeval *tv, double seconds);
-
-/* error.c */
-int fetch__from_curl(CURLcode cc);
-
-/* task.c */
+/* easy.c */
 struct fetch__handle *fetch__handle_new(fetch_client *c);
 void fetch__handle_free(struct fetch__handle *h);
-void fetch__task_start(fetch_task *t, struct fetch__handle *h);
-void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
-                        const char *detail);
-void fetch__task_complete(fetch_task *t, CURLcode cc);
-void fetch__completed_remove(fetch_client *c, fetch_task *t);
-
-/* client.c */
-void fetch__enter(fetch_client *c);
-int fetch__leave(fetch_client *c);
+void fetch__handle_prepare(struct fetch__handle *h, fetch_task *t, int fresh);
 int fetch__slist_append(struct curl_slist **list, const char *s);
-size_t fetch__client_admit(fetch_client *c);
-void fetch__client_kick(fetch_client *c);
-struct fetch__host *fetch__client_host(fetch_client *c, const char *key);
-void fetch__client_enqueue(fetch_client *c, fetch_task *t);
-void fetch__client_unqueue(fetch_client *c, fetch_task *t);
-void fetch__client_release(fetch_client *c, fetch_task *t);
 
 /* loop.c */
-int fetch__loop_init(fetch_client *c);
-void fetch__loop_free(fetch_client *c);
-void fetch__loop_process(fetch_client *c);
+double fetch__now(void);
+void fetch__timeval(struct timeval *tv, double seconds);
+int fetch__loops_start(fetch_client *c);
+void fetch__loops_stop(fetch_client *c);
+void fetch__dispatch(fetch_client *c, struct fetch__loop *self);
+enum fetch__state fetch__task_detach(fetch_task *t, int code);
 int fetch__loop_once(fetch_client *c);
+void fetch__loops_count(fetch_client *c, size_t *sockets, size_t *timers);
+
+/* task.c */
+void fetch__kick(fetch_client *c);
+void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
+                        const char *detail);
+void fetch__task_expire(fetch_task *t, const char *what, double seconds);
+void fetch__task_returned(fetch_task *t);
+void fetch__completed_remove(fetch_client *c, fetch_task *t);
+int fetch__task_home_init(fetch_client *c);
+void fetch__task_home_free(fetch_client *c);
 
 #endif

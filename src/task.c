@@ -1,200 +1,19 @@
 /*
- * One request: submission (URL checked with curl_url()), easy handle set-up,
- * the body sink, completion and the result.
+ * Tasks, on the client's side: submission (the URL checked, the request's
+ * settings resolved once, the task queued in the scheduler), the one way a
+ * task ends (fetch__task_finish), cancel and free, and the hand-offs with
+ * the loops: the kick that has the scheduler start what it may, and the
+ * tasks the loops hand back.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fetch-internal.h"
 
-#define FETCH_USER_AGENT "libfetch/" LIBFETCH_VERSION_STRING
-
-enum { STOP_TOO_LARGE = 1, STOP_BY_CALLBACK, STOP_SINK_FAILED };
-
-static int sink_write(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* With a known Content-Length, grow the buffer once: the body then lands in
-   one piece, and making it contiguous at the end copies nothing. A claimed
-   length is not trusted beyond 256 MiB (a larger body grows in pieces). */
-static void reserve_body(fetch_task *t)
-{
-    curl_off_t cl = -1;
-    curl_easy_getinfo(t->h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    if (cl <= 0 || (t->max_body_size && (size_t)cl > t->max_body_size) ||
-        cl > ((curl_off_t)256 << 20))
-        return;
-    evbuffer_expand(t->body, (size_t)cl + 1); /* + the final NUL */
-}
-
-/* Where the body goes: memory, the data callback, or a file. Returning
-   less than given makes libcurl stop with CURLE_WRITE_ERROR. */
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-    fetch_task *t = arg;
-    fetch_request *r = t->req;
-    size_t len = size * n;
-    int to_memory = !r || (!r->on_data && r->sink_fd < 0);
-
-    if (!t->resp.bytes && to_memory)
-        reserve_body(t);
-    if (!t->resp.bytes && !to_memory && r->fail_on_http_error > 0) {
-        long status = 0; /* curl --fail: no error page in the output */
-        curl_easy_getinfo(t->h->easy, CURLINFO_RESPONSE_CODE, &status);
-        t->drop_body = status >= 400;
-    }
-    t->resp.bytes += len;
-    if (t->max_body_size && t->resp.bytes > t->max_body_size) {
-        t->stop = STOP_TOO_LARGE;
-        return 0;
-    }
-    if (to_memory)
-        return evbuffer_add(t->body, p, len) == 0 ? len : 0;
-    if (t->drop_body)
-        return len;
-    if (r->on_data) {
-        int rc = r->on_data(t, p, len, r->data_arg);
-        if (rc == 0)
-            return len;
-        if (rc > 0) { /* the callback could not keep the data: why */
-            t->sink_errno = rc;
-            t->stop = STOP_SINK_FAILED;
-        } else {
-            t->stop = STOP_BY_CALLBACK;
-        }
-        return 0;
-    }
-    if (sink_write(r->sink_fd, p, len) == 0)
-        return len;
-    t->sink_errno = errno;
-    t->stop = STOP_SINK_FAILED;
-    return 0;
-}
-
-/* Installed only when a trace hook wants the first byte. */
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-    fetch_task *t = arg;
-    const fetch_trace *tr = &t->client->trace;
-    (void)p;
-    if (!t->first_byte_seen) {
-        t->first_byte_seen = 1;
-        tr->on_first_byte(t, fetch__now() - t->t_submit, tr->arg);
-    }
-    return size * n;
-}
-
-static long to_ms(double seconds)
-{
-    if (seconds > 1e9) /* about 30 years: no limit, without overflow */
-        return 0;
-    long ms = (long)(seconds * 1000.0 + 0.5);
-    return seconds > 0 && ms == 0 ? 1 : ms; /* 0 would mean "no limit" */
-}
-
-/* CURLOPT_OPENSOCKETFUNCTION: libcurl's own socket(), keeping its errno so
-   that running out of descriptors is reported as such, not as a refused
-   connection. */
-static curl_socket_t open_socket(void *arg, curlsocktype purpose,
-                                 struct curl_sockaddr *a)
-{
-    struct fetch__handle *h = arg;
-    (void)purpose;
-    curl_socket_t fd =
-        socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-    if (fd == CURL_SOCKET_BAD)
-        h->sock_errno = errno;
-    return fd;
-}
-
-/* A handle carries the client's options; a plain GET changes only the URL. */
-struct fetch__handle *fetch__handle_new(fetch_client *c)
-{
-    const fetch_options *o = &c->opts;
-    struct fetch__handle *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    if (!(h->easy = curl_easy_init())) {
-        free(h);
-        return NULL;
-    }
-    CURL *e = h->easy;
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    /* about 8 MiB in all, between 4 and 512 KiB each: thousands of small
-       bodies need little each (libcurl allocates it per transfer), a few
-       transfers at a time move large ones faster with more (curl's tool
-       uses 100 KiB) */
-    long buffer = (8L << 20) / o->max_concurrency;
-    buffer = buffer < (4L << 10) ? 4L << 10 : buffer;
-    buffer = buffer > (512L << 10) ? 512L << 10 : buffer;
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, buffer);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    if (o->trace && o->trace->on_first_byte)
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_USERAGENT,
-                     o->user_agent ? o->user_agent : FETCH_USER_AGENT);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,
-                     o->accept_encoding ? o->accept_encoding : "");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)o->follow_redirects);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)o->max_redirects);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(o->connect_timeout));
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-                     (curl_off_t)o->max_body_size);
-    if (c->share) { /* the client's cookie jar, in memory */
-        curl_easy_setopt(e, CURLOPT_SHARE, c->share);
-        curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
-    }
-    if (o->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
-    if (o->ca_path)
-        curl_easy_setopt(e, CURLOPT_CAPATH, o->ca_path);
-    if (o->client_cert)
-        curl_easy_setopt(e, CURLOPT_SSLCERT, o->client_cert);
-    if (o->client_key)
-        curl_easy_setopt(e, CURLOPT_SSLKEY, o->client_key);
-    if (o->insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (o->proxy) {
-        curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
-    } else if (!c->env_proxy) { /* saves five getenv() per transfer */
-        curl_easy_setopt(e, CURLOPT_PROXY, "");
-        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
-    }
-    return h;
-}
-
-void fetch__handle_free(struct fetch__handle *h)
-{
-    if (!h)
-        return;
-    curl_easy_cleanup(h->easy);
-    free(h);
-}
+/* ---- submission ---- */
 
 /* Check the URL now so that a bad one is this task's result, nothing more. */
 static int check_url(fetch_task *t, CURLU *u, char *detail, size_t len)
@@ -217,29 +36,23 @@ static int check_url(fetch_task *t, CURLU *u, char *detail, size_t len)
     return ok ? FETCH_OK : FETCH_E_PROTOCOL;
 }
 
-/* "scheme://host:port", the unit max_per_host counts (as aiohttp does). */
-static int host_key(CURLU *u, char *buf, size_t len)
-{
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    int ok =
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
-    if (ok)
-        ok = snprintf(buf, len, "%s://%s:%s", scheme, host, port) < (int)len;
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    return ok;
-}
-
-void fetch_request_init(fetch_request *r)
+static void request_defaults(fetch_request *r)
 {
     memset(r, 0, sizeof *r);
+    r->size = sizeof *r;
     r->timeout = -1;
     r->follow_redirects = -1;
+    r->max_body_size = -1;
     r->fail_on_http_error = -1;
     r->sink_fd = -1;
+}
+
+void fetch_request_init_size(fetch_request *r, size_t size)
+{
+    fetch_request d;
+    request_defaults(&d);
+    d.size = size;
+    memcpy(r, &d, size < sizeof d ? size : sizeof d);
 }
 
 /* The request fields that go on the wire, checked before anything is
@@ -258,16 +71,6 @@ static int req_check(const fetch_request *in)
     return FETCH_OK;
 }
 
-static void req_free(fetch_request *r)
-{
-    if (!r)
-        return;
-    free((char *)r->method);
-    free((void *)r->body);
-    free((char *)r->sink_path);
-    free(r);
-}
-
 /* Does the request carry a header of the same name as "Name: value"? */
 static int header_named(const fetch_request *in, const char *header)
 {
@@ -279,46 +82,55 @@ static int header_named(const fetch_request *in, const char *header)
     return 0;
 }
 
-/* Copy a request into t, resolving "the client's" values now. */
-static int req_copy(fetch_task *t, fetch_client *c, const fetch_request *in)
+/* A task's settings: the client's, with what the request says instead. */
+static int settings(fetch_task *t, fetch_client *c, const fetch_request *in)
 {
     const fetch_options *o = &c->opts;
-    fetch_request *r = calloc(1, sizeof *r);
-    char *body;
-    if (!r)
-        return -1;
-    t->req = r;
-    *r = *in;
-    r->url = NULL; /* t->url */
-    r->headers = NULL;
-    r->n_headers = 0;
-    r->method = r->sink_path = NULL;
-    r->body = NULL;
-    if (r->timeout < 0)
-        r->timeout = o->timeout;
-    if (r->follow_redirects < 0)
-        r->follow_redirects = o->follow_redirects;
-    if (!r->max_body_size)
-        r->max_body_size = o->max_body_size;
-    if (r->fail_on_http_error < 0)
-        r->fail_on_http_error = o->fail_on_http_error;
-    if ((in->method && !(r->method = strdup(in->method))) ||
-        (in->sink_path && !(r->sink_path = strdup(in->sink_path))))
+    struct fetch__settings *s = &t->s;
+    s->opts = o;
+    s->headers = c->headers;
+    s->timeout = o->timeout;
+    s->follow_redirects = o->follow_redirects;
+    s->max_body_size = o->max_body_size;
+    s->fail_on_http_error = o->fail_on_http_error;
+    s->sink_fd = -1;
+    if (!in)
+        return 0;
+    if (in->timeout >= 0)
+        s->timeout = in->timeout;
+    if (in->follow_redirects >= 0)
+        s->follow_redirects = !!in->follow_redirects;
+    if (in->max_body_size >= 0)
+        s->max_body_size = (size_t)in->max_body_size;
+    if (in->fail_on_http_error >= 0)
+        s->fail_on_http_error = !!in->fail_on_http_error;
+    s->on_data = in->on_data;
+    s->data_arg = in->data_arg;
+    s->sink_fd = in->sink_fd;
+    if ((in->method && !(s->method = t->own_method = strdup(in->method))) ||
+        (in->sink_path &&
+         !(s->sink_path = t->own_sink_path = strdup(in->sink_path))))
         return -1;
     if (in->body) {
-        if (!(body = malloc(in->body_len ? in->body_len : 1)))
+        if (!(t->own_body = malloc(in->body_len ? in->body_len : 1)))
             return -1;
-        memcpy(body, in->body, in->body_len);
-        r->body = body;
+        memcpy(t->own_body, in->body, in->body_len);
+        s->body = t->own_body;
+        s->body_len = in->body_len;
     }
-    /* the client's headers, less those the request names again */
-    for (const struct curl_slist *l = c->headers; l; l = l->next)
-        if (!header_named(in, l->data) &&
-            fetch__slist_append(&t->req_headers, l->data) != 0)
-            return -1;
-    for (size_t i = 0; i < in->n_headers; i++)
-        if (fetch__slist_append(&t->req_headers, in->headers[i]) != 0)
-            return -1;
+    if (in->n_headers) { /* the client's, less those named again */
+        for (const struct curl_slist *l = c->headers; l; l = l->next)
+            if (!header_named(in, l->data) &&
+                fetch__slist_append(&t->own_headers, l->data) != 0)
+                return -1;
+        for (size_t i = 0; i < in->n_headers; i++)
+            if (fetch__slist_append(&t->own_headers, in->headers[i]) != 0)
+                return -1;
+        s->headers = t->own_headers;
+    }
+    s->custom = s->method || s->body || in->n_headers ||
+                s->follow_redirects != o->follow_redirects ||
+                s->max_body_size != o->max_body_size;
     return 0;
 }
 
@@ -335,13 +147,26 @@ static char *target_of(char *url)
     return t;
 }
 
+static void task_release(fetch_task *t)
+{
+    fetch__xfer_free(&t->x);
+    curl_slist_free_all(t->own_headers);
+    free(t->own_method);
+    free(t->own_sink_path);
+    free(t->own_body);
+    if (t->target != t->url)
+        free(t->target);
+    free(t->url);
+    free(t->message);
+    free(t);
+}
+
 static fetch_task *submit(fetch_client *c, const char *url,
                           const fetch_request *in, fetch_done_cb cb, void *arg,
                           int *err)
 {
     char detail[256], key[512];
     fetch_task *t;
-    CURLU *u = NULL;
     int code = FETCH_OK;
 
     if (!c || !url || c->closing || (in && req_check(in) != FETCH_OK)) {
@@ -350,30 +175,24 @@ static fetch_task *submit(fetch_client *c, const char *url,
         return NULL;
     }
     t = calloc(1, sizeof *t);
-    if (!t || !(t->url = strdup(url)) || !(t->target = target_of(t->url)))
-        goto fail;
-    if (in && req_copy(t, c, in) != 0)
-        goto fail;
+    if (!t || !(t->url = strdup(url)) || !(t->target = target_of(t->url)) ||
+        settings(t, c, in) != 0)
+        goto nomem;
+    t->x.sink_fd = -1;
     /* An http(s):// URL is parsed by libcurl when it starts anyway, and a
        malformed one is still this task's FETCH_E_URL then; parse it here
-       too only when its host is needed now, or its scheme is in doubt. */
-    if (!strncasecmp(url, "https://", 8))
+       too only when its scheme is in doubt. */
+    if (!strncasecmp(t->target, "https://", 8)) {
         t->https = 1;
-    else if (strncasecmp(t->target, "http://", 7) || c->opts.max_per_host > 0)
-        code = -1;
-    if (code != FETCH_OK) {
-        if (!(u = curl_url()))
-            goto fail;
+    } else if (strncasecmp(t->target, "http://", 7)) {
+        CURLU *u = curl_url();
+        if (!u)
+            goto nomem;
         code = check_url(t, u, detail, sizeof detail);
+        curl_url_cleanup(u);
+        if (code == FETCH_E_NOMEM)
+            goto nomem;
     }
-    if (code == FETCH_E_NOMEM)
-        goto fail;
-    if (code == FETCH_OK && u && c->opts.max_per_host > 0) {
-        if (!host_key(u, key, sizeof key) ||
-            !(t->host = fetch__client_host(c, key)))
-            goto fail;
-    }
-    curl_url_cleanup(u);
     if (code == FETCH_OK && c->deadline_passed) {
         code = FETCH_E_TIMEOUT;
         snprintf(detail, sizeof detail, "deadline of %g s reached while queued",
@@ -386,287 +205,218 @@ static fetch_task *submit(fetch_client *c, const char *url,
     t->seq = c->next_seq++;
     t->t_submit = fetch__now();
     t->resp.url = t->url;
-    TAILQ_INSERT_TAIL(&c->tasks, t, all_link);
-    TAILQ_INSERT_TAIL(&c->unfinished, t, u_link);
-    c->ntasks++;
+    t->resp.body = "";
     if (code == FETCH_OK) {
+        fetch__host_key(t->target, key, sizeof key);
+        fetch__lock(c);
+        int pushed = fetch__sched_push(&c->sched, &t->q, key);
         t->state = FETCH__QUEUED;
-        fetch__client_enqueue(c, t);
+        fetch__unlock(c);
+        if (pushed != 0)
+            goto nomem;
     } else { /* finished from the loop, never inside this call */
         t->state = FETCH__DOOMED;
         t->resp.error = code;
         t->message = strdup(detail); /* NULL: finish uses the code's text */
-        TAILQ_INSERT_TAIL(&c->doomed, t, q_link);
-        fetch__client_kick(c);
+        TAILQ_INSERT_TAIL(&c->doomed, t, m_link);
+        c->ndoomed++;
     }
-    if (c->trace.on_queued)
-        c->trace.on_queued(t, c->trace.arg);
+    TAILQ_INSERT_TAIL(&c->tasks, t, all_link);
+    TAILQ_INSERT_TAIL(&c->unfinished, t, u_link);
+    c->nunfinished++;
+    c->ntasks++;
+    fetch__kick(c);
+    if (c->opts.trace.on_queued)
+        c->opts.trace.on_queued(t, c->opts.trace.arg);
     if (err)
         *err = FETCH_OK;
     return t;
-fail:
-    curl_url_cleanup(u);
-    if (t) {
-        if (t->target != t->url)
-            free(t->target);
-        free(t->url);
-        req_free(t->req);
-        curl_slist_free_all(t->req_headers);
-    }
-    free(t);
+nomem:
+    if (t)
+        task_release(t);
     if (err)
         *err = FETCH_E_NOMEM;
     return NULL;
 }
 
 fetch_task *fetch_get(fetch_client *c, const char *url, fetch_done_cb cb,
-                      void *arg)
+                      void *arg, int *err)
 {
-    return submit(c, url, NULL, cb, arg, NULL);
+    return submit(c, url, NULL, cb, arg, err);
 }
 
 fetch_task *fetch_submit(fetch_client *c, const fetch_request *req,
                          fetch_done_cb cb, void *arg, int *err)
 {
-    if (!req) {
+    fetch_request r;
+    if (!req || req->size < offsetof(fetch_request, url) + sizeof req->url) {
         if (err)
             *err = FETCH_E_INVAL;
         return NULL;
     }
-    return submit(c, req->url, req, cb, arg, err);
+    /* a program built with an older header passes a shorter struct */
+    request_defaults(&r);
+    memcpy(&r, req, req->size < sizeof r ? req->size : sizeof r);
+    return submit(c, r.url, &r, cb, arg, err);
 }
 
-/* Options a request may change; a plain GET after one puts them back. */
-static void set_request_options(fetch_task *t, CURL *e)
+/* ---- the client's side of the hand-offs ---- */
+
+/* Have the scheduler start what it may, on the next loop turn (never from
+   inside the caller's call). */
+void fetch__kick(fetch_client *c)
 {
-    const fetch_options *o = &t->client->opts;
-    fetch_request *r = t->req;
-    const char *m = r && r->method ? r->method : "GET";
+    if (!c->closing && !event_pending(c->kick, EV_TIMEOUT, NULL))
+        event_active(c->kick, EV_TIMEOUT, 0);
+}
 
-    int has_body = r && r->body;
-
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* also clears body, NOBODY */
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-    if (has_body || !strcasecmp(m, "POST")) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(has_body ? r->body_len : 0));
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, has_body ? r->body : "");
+static void on_kick(evutil_socket_t fd, short ev, void *arg)
+{
+    fetch_client *c = arg;
+    fetch_task *t;
+    (void)fd;
+    (void)ev;
+    fetch__enter(c);
+    while ((t = TAILQ_FIRST(&c->doomed)))
+        fetch__task_finish(t, t->resp.error, CURLE_OK, t->message);
+    fetch__dispatch(c, NULL);
+    /* a host waiting for a time: come back then */
+    fetch__lock(c);
+    double at = fetch__sched_wake_at(&c->sched);
+    fetch__unlock(c);
+    if (at >= 0 && !c->closing) {
+        struct timeval tv;
+        fetch__timeval(&tv, at - fetch__now());
+        evtimer_add(c->sched_timer, &tv);
     }
-    if (!strcasecmp(m, "HEAD"))
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    else if (strcasecmp(m, "POST") && (strcasecmp(m, "GET") || has_body))
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER,
-                     r ? t->req_headers : t->client->headers);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
-                     (long)(r ? r->follow_redirects : o->follow_redirects));
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-                     (curl_off_t)t->max_body_size);
+    fetch__leave(c);
 }
 
-void fetch__task_start(fetch_task *t, struct fetch__handle *h)
+static void on_sched_timer(evutil_socket_t fd, short ev, void *arg)
 {
-    fetch_client *c = t->client;
-    fetch_request *r = t->req;
-    t->state = FETCH__RUNNING;
-    t->t_start = fetch__now();
-    t->resp.time_queued = t->t_start - t->t_submit;
-    t->h = h;
-    if (c->trace.on_started)
-        c->trace.on_started(t, t->resp.time_queued, c->trace.arg);
-    if (!h || (!t->body && !(t->body = evbuffer_new()))) {
-        fetch__task_finish(t, FETCH_E_NOMEM, CURLE_OUT_OF_MEMORY, NULL);
+    (void)fd;
+    (void)ev;
+    fetch__kick(arg);
+}
+
+static void finish(fetch_task *t, int code, CURLcode cc, const char *detail,
+                   int with_result);
+
+/* A loop is done with t: a result to finish it with, or, if the client
+   finished it already (cancel, timeout), only memory to give back. */
+void fetch__task_returned(fetch_task *t)
+{
+    if (t->done) {
+        fetch__xfer_free(&t->x);
+        if (t->user_freed)
+            task_release(t);
         return;
     }
-    if (r && r->sink_path) {
-        r->sink_fd =
-            open(r->sink_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (r->sink_fd < 0) {
-            char detail[512];
-            snprintf(detail, sizeof detail, "%s: %s", r->sink_path,
-                     strerror(errno));
-            fetch__task_finish(t, FETCH_E_WRITE, CURLE_OK, detail);
-            return;
-        }
-    }
-    CURL *e = h->easy;
-    h->errbuf[0] = '\0';
-    h->sock_errno = 0;
-    t->max_body_size = r ? r->max_body_size : c->opts.max_body_size;
-    if (r || h->dirty) {
-        set_request_options(t, e);
-        h->dirty = r != NULL;
-    }
-    curl_easy_setopt(e, CURLOPT_URL, t->target);
-    /* HTTP/2: wait for the connection being set up and multiplex on it,
-       rather than open one per transfer. HTTP/1.1: 7.88 walks every
-       connection to the host looking for one to reuse, which a burst of
-       new connections turns quadratic; skip the walk when none can be
-       idle. (PIPEWAIT on http:// would stall, see LIBCURL-NOTES.) */
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, (long)t->https);
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, (long)(!t->https && !c->idle));
-    if (!t->https && c->idle)
-        c->idle--;
-    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-    if (c->trace.on_first_byte)
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-    /* counts from curl_multi_add_handle, i.e. from leaving the queue */
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                     to_ms(r ? r->timeout : c->opts.timeout));
-    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-        t->h = NULL;                /* never added: nothing to remove */
-        c->pool[c->pool_len++] = h; /* the slot it came from is free */
-        fetch__task_finish(t, FETCH_E_OTHER, CURLE_FAILED_INIT,
-                           "could not add the transfer to libcurl");
-    }
+    finish(t, t->x.code, t->x.cc, t->x.detail, 1);
 }
 
-static double info_time(CURL *e, CURLINFO what)
+/* Loops poked the client: take what they handed back. */
+static void on_wake(evutil_socket_t fd, short ev, void *arg)
 {
-    curl_off_t us = 0;
-    curl_easy_getinfo(e, what, &us);
-    return (double)us / 1e6;
-}
-
-static char *info_strdup(CURL *e, CURLINFO what)
-{
-    char *s = NULL;
-    curl_easy_getinfo(e, what, &s);
-    return s ? strdup(s) : NULL;
-}
-
-/* Copy the last response's headers: the handle is reused after this. */
-static void keep_headers(fetch_task *t, CURL *e)
-{
-    struct curl_header *h = NULL;
-    size_t n = 0, bytes = 0;
-    while ((h = curl_easy_nextheader(e, CURLH_HEADER, -1, h))) {
-        n++;
-        bytes += strlen(h->name) + strlen(h->value) + 2;
+    fetch_client *c = arg;
+    struct fetch__task_list back = TAILQ_HEAD_INITIALIZER(back);
+    fetch_task *t;
+    char buf[64];
+    (void)ev;
+    while (read(fd, buf, sizeof buf) == (ssize_t)sizeof buf)
+        ;
+    fetch__lock(c);
+    c->poked = 0;
+    c->outbox_len = 0;
+    TAILQ_CONCAT(&back, &c->outbox, m_link);
+    TAILQ_FOREACH(t, &back, m_link)
+    t->in_outbox = 0;
+    fetch__unlock(c);
+    fetch__enter(c);
+    while ((t = TAILQ_FIRST(&back))) {
+        TAILQ_REMOVE(&back, t, m_link);
+        fetch__task_returned(t);
     }
-    if (!n || !(t->headers = malloc(n * sizeof *t->headers + bytes)))
-        return;
-    char *p = (char *)(t->headers + n);
-    for (h = NULL;
-         t->n_headers < n && (h = curl_easy_nextheader(e, CURLH_HEADER, -1, h));
-         t->n_headers++) {
-        struct fetch__header *kept = &t->headers[t->n_headers];
-        kept->name = strcpy(p, h->name);
-        p += strlen(p) + 1;
-        kept->value = strcpy(p, h->value);
-        p += strlen(p) + 1;
+    fetch__leave(c);
+}
+
+int fetch__task_home_init(fetch_client *c)
+{
+    c->kick = event_new(c->base, -1, 0, on_kick, c);
+    c->sched_timer = evtimer_new(c->base, on_sched_timer, c);
+    if (!c->kick || !c->sched_timer)
+        return FETCH_E_NOMEM;
+    c->returned = fetch__task_returned;
+    c->pipe[0] = c->pipe[1] = -1;
+    if (!c->threaded)
+        return FETCH_OK;
+    /* hand-backs per batch: an eighth of the slots, within a millisecond */
+    c->batch = (size_t)c->opts.max_concurrency / 8;
+    if (c->batch < 1)
+        c->batch = 1;
+    if (pipe(c->pipe) != 0 || evutil_make_socket_nonblocking(c->pipe[0]) != 0 ||
+        evutil_make_socket_nonblocking(c->pipe[1]) != 0 ||
+        !(c->wake = event_new(c->base, c->pipe[0], EV_READ | EV_PERSIST,
+                              on_wake, c)) ||
+        event_add(c->wake, NULL) != 0)
+        return FETCH_E_NOMEM;
+    return FETCH_OK;
+}
+
+/* After the loops have stopped: what they handed back last, then the
+   client's own events. */
+void fetch__task_home_free(fetch_client *c)
+{
+    fetch_task *t;
+    while ((t = TAILQ_FIRST(&c->outbox))) {
+        TAILQ_REMOVE(&c->outbox, t, m_link);
+        t->in_outbox = 0;
+        fetch__task_returned(t);
+    }
+    if (c->kick)
+        event_free(c->kick);
+    if (c->sched_timer)
+        event_free(c->sched_timer);
+    if (c->wake)
+        event_free(c->wake);
+    if (c->pipe[0] >= 0) {
+        close(c->pipe[0]);
+        close(c->pipe[1]);
     }
 }
 
-/* Did the transfer fail for want of a descriptor? socket() says so itself;
-   the resolver's socketpair() does not, so after a failed resolve or
-   connect, see whether one can be had now. */
-static int out_of_descriptors(const struct fetch__handle *h, CURLcode cc)
-{
-    if (h->sock_errno == EMFILE || h->sock_errno == ENFILE)
-        return 1;
-    if (cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_COULDNT_CONNECT)
-        return 0;
-    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0)
-        close(fd);
-    return fd < 0 && (errno == EMFILE || errno == ENFILE);
-}
-
-/* libcurl finished the transfer: read what it knows before recycling. */
-void fetch__task_complete(fetch_task *t, CURLcode cc)
-{
-    struct fetch__handle *h = t->h;
-    CURL *e = h->easy;
-    char buf[CURL_ERROR_SIZE + 32];
-    const char *detail = NULL;
-    int code = fetch__from_curl(cc);
-    int fail_on_http = t->req ? t->req->fail_on_http_error
-                              : t->client->opts.fail_on_http_error;
-
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &t->resp.status);
-    curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &t->resp.redirects);
-    t->effective_url = info_strdup(e, CURLINFO_EFFECTIVE_URL);
-    t->content_type = info_strdup(e, CURLINFO_CONTENT_TYPE);
-    t->resp.effective_url = t->effective_url;
-    t->resp.content_type = t->content_type;
-    t->resp.time_connect = info_time(e, CURLINFO_CONNECT_TIME_T);
-    t->resp.time_tls = info_time(e, CURLINFO_APPCONNECT_TIME_T);
-    t->resp.time_first_byte = info_time(e, CURLINFO_STARTTRANSFER_TIME_T);
-    if (t->resp.status && t->client->opts.keep_headers)
-        keep_headers(t, e);
-    long version = 0;
-    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
-    if (cc == CURLE_OK && version < CURL_HTTP_VERSION_2_0 &&
-        t->client->idle < (size_t)t->client->opts.max_concurrency)
-        t->client->idle++; /* its connection is likely cached, idle */
-    if (t->stop == STOP_TOO_LARGE || cc == CURLE_FILESIZE_EXCEEDED) {
-        code = FETCH_E_TOO_LARGE;
-        snprintf(buf, sizeof buf, "body larger than %zu bytes",
-                 t->max_body_size);
-        detail = buf;
-    } else if (t->stop == STOP_BY_CALLBACK) {
-        code = FETCH_E_CANCELLED;
-        detail = "stopped by the data callback";
-    } else if (t->stop == STOP_SINK_FAILED) {
-        code = t->sink_errno == EMFILE || t->sink_errno == ENFILE
-                   ? FETCH_E_NOFD
-                   : FETCH_E_WRITE;
-        snprintf(buf, sizeof buf, "writing the body: %s",
-                 strerror(t->sink_errno));
-        detail = buf;
-    } else if (cc == CURLE_URL_MALFORMAT) { /* say why, as check_url() does */
-        CURLU *u = curl_url();
-        CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, t->target, 0)
-                         : CURLUE_OUT_OF_MEMORY;
-        snprintf(buf, sizeof buf, "malformed URL (%s)",
-                 uc != CURLUE_OK ? curl_url_strerror(uc)
-                                 : curl_easy_strerror(cc));
-        curl_url_cleanup(u);
-        detail = buf;
-    } else if (out_of_descriptors(h, cc)) {
-        code = FETCH_E_NOFD;
-        snprintf(buf, sizeof buf, "out of file descriptors (%s)",
-                 strerror(h->sock_errno ? h->sock_errno : EMFILE));
-        detail = buf;
-    } else if (cc != CURLE_OK) {
-        detail = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
-    } else if (fail_on_http && t->resp.status >= 400) {
-        code = FETCH_E_HTTP;
-        snprintf(buf, sizeof buf, "HTTP status %ld", t->resp.status);
-        detail = buf;
-    }
-    fetch__task_finish(t, code, cc, detail);
-}
+/* ---- the end of a task ---- */
 
 /*
- * The one way a task ends, whatever its state. Runs the callback last: after
- * it, t may be gone.
+ * The one way a task ends, whatever its state, on the client's thread.
+ * with_result: its loop handed it back with what libcurl knew. Runs the
+ * callback last: after it, t may be gone.
  */
-void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
-                        const char *detail)
+static void finish(fetch_task *t, int code, CURLcode cc, const char *detail,
+                   int with_result)
 {
     fetch_client *c = t->client;
-    double now = fetch__now();
-
-    switch (t->state) {
-    case FETCH__QUEUED:
-        fetch__client_unqueue(c, t);
-        t->resp.time_queued = now - t->t_submit;
-        break;
-    case FETCH__DOOMED:
-        TAILQ_REMOVE(&c->doomed, t, q_link);
-        break;
-    case FETCH__RUNNING:
-        fetch__client_release(c, t);
-        t->resp.time_total = now - t->t_start;
-        break;
-    case FETCH__DONE:
+    if (t->done)
         return;
+    t->done = 1;
+    enum fetch__state prev = fetch__task_detach(t, code);
+    double now = fetch__now();
+    if (prev == FETCH__DOOMED) {
+        TAILQ_REMOVE(&c->doomed, t, m_link);
+        c->ndoomed--;
     }
-    t->state = FETCH__DONE;
+    if (prev == FETCH__QUEUED || prev == FETCH__DOOMED) {
+        t->resp.time_queued = now - t->t_submit;
+    } else {
+        t->resp.time_queued = t->t_start - t->t_submit;
+        t->resp.time_total = now - t->t_start;
+    }
+    if (with_result) /* the loop handed it back with what libcurl knew */
+        fetch__response_fill(t);
+    else if (prev == FETCH__RUNNING) /* stopped midway: how far it got */
+        t->resp.bytes = __atomic_load_n(&t->x.bytes, __ATOMIC_RELAXED);
     TAILQ_REMOVE(&c->unfinished, t, u_link);
+    c->nunfinished--;
     t->resp.error = code;
     t->resp.curl_code = (int)cc;
     if (code != FETCH_OK) {
@@ -677,18 +427,9 @@ void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
         c->failures++;
     }
     t->resp.message = t->message;
-    t->resp.body = "";
-    if (t->body && evbuffer_add(t->body, "", 1) == 0) {
-        t->resp.body_len = evbuffer_get_length(t->body) - 1;
-        t->resp.body = (const char *)evbuffer_pullup(t->body, -1);
-    }
-    if (t->req && t->req->sink_path && t->req->sink_fd >= 0) {
-        close(t->req->sink_fd);
-        t->req->sink_fd = -1;
-    }
     c->finished++;
-    if (c->trace.on_finished)
-        c->trace.on_finished(t, now - t->t_submit, c->trace.arg);
+    if (c->opts.trace.on_finished)
+        c->opts.trace.on_finished(t, now - t->t_submit, c->opts.trace.arg);
     if (c->destroying) {
         t->client = NULL; /* the teardown already unlinked it */
     } else {
@@ -697,6 +438,26 @@ void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
     }
     if (t->cb)
         t->cb(t, t->cb_arg);
+}
+
+/* Ended by the client (cancel, a timeout, the teardown), or failed before
+   it started: no result from libcurl. */
+void fetch__task_finish(fetch_task *t, int code, CURLcode cc,
+                        const char *detail)
+{
+    finish(t, code, cc, detail, 0);
+}
+
+/* End an unfinished task with FETCH_E_TIMEOUT, saying which clock ran out. */
+void fetch__task_expire(fetch_task *t, const char *what, double seconds)
+{
+    char detail[128];
+    fetch__lock(t->client);
+    int running = t->state == FETCH__RUNNING || t->state == FETCH__DISPATCHED;
+    fetch__unlock(t->client);
+    snprintf(detail, sizeof detail, "%s of %g s reached while %s", what,
+             seconds, running ? "running" : "queued");
+    fetch__task_finish(t, FETCH_E_TIMEOUT, CURLE_OK, detail);
 }
 
 /* Off the queue fetch_as_completed() hands tasks out from, if on it. */
@@ -718,36 +479,33 @@ void fetch_task_free(fetch_task *t)
                 (void *)t);
         abort();
     }
-    if (t->state != FETCH__DONE) {
-        fetch_client *c = t->client;
+    fetch_client *c = t->client;
+    if (!t->done) {
         t->freeing = 1; /* its callback may try to free it too */
         fetch__enter(c);
         fetch__task_finish(t, FETCH_E_CANCELLED, CURLE_OK, NULL);
         fetch__leave(c); /* may free the client: t is detached then */
+        c = t->client;
     }
     t->magic = 0;
-    if (t->client) {
-        TAILQ_REMOVE(&t->client->tasks, t, all_link);
-        t->client->ntasks--;
-        fetch__completed_remove(t->client, t);
+    if (c) {
+        TAILQ_REMOVE(&c->tasks, t, all_link);
+        c->ntasks--;
+        fetch__completed_remove(c, t);
+        fetch__lock(c);
+        /* its loop has yet to hand it back, or the client to take it */
+        int held = t->on_loop || t->in_outbox || t->in_cancels;
+        t->user_freed = held;
+        fetch__unlock(c);
+        if (held)
+            return;
     }
-    if (t->body)
-        evbuffer_free(t->body);
-    req_free(t->req);
-    curl_slist_free_all(t->req_headers);
-    if (t->target != t->url)
-        free(t->target);
-    free(t->url);
-    free(t->message);
-    free(t->effective_url);
-    free(t->content_type);
-    free(t->headers);
-    free(t);
+    task_release(t);
 }
 
 int fetch_task_cancel(fetch_task *t)
 {
-    if (!t || t->state == FETCH__DONE)
+    if (!t || t->done)
         return FETCH_E_INVAL;
     fetch_client *c = t->client;
     fetch__enter(c);
@@ -758,10 +516,10 @@ int fetch_task_cancel(fetch_task *t)
 
 int fetch_task_done(const fetch_task *t)
 {
-    return t && t->state == FETCH__DONE;
+    return t && t->done;
 }
 
-void *fetch_task_get_data(const fetch_task *t)
+void *fetch_task_data(const fetch_task *t)
 {
     return t ? t->cb_arg : NULL;
 }
@@ -773,28 +531,28 @@ const char *fetch_task_url(const fetch_task *t)
 
 const fetch_response *fetch_task_response(const fetch_task *t)
 {
-    return t && t->state == FETCH__DONE ? &t->resp : NULL;
+    return t && t->done ? &t->resp : NULL;
 }
 
 const char *fetch_task_header(const fetch_task *t, const char *name,
                               size_t index)
 {
-    if (!t || !name)
+    if (!t || !name || !t->done)
         return NULL;
-    for (size_t i = 0; i < t->n_headers; i++)
-        if (!strcasecmp(t->headers[i].name, name) && index-- == 0)
-            return t->headers[i].value;
+    for (size_t i = 0; i < t->x.n_headers; i++)
+        if (!strcasecmp(t->x.headers[i].name, name) && index-- == 0)
+            return t->x.headers[i].value;
     return NULL;
 }
 
 int fetch_task_header_at(const fetch_task *t, size_t i, const char **name,
                          const char **value)
 {
-    if (!t || i >= t->n_headers)
+    if (!t || !t->done || i >= t->x.n_headers)
         return 0;
     if (name)
-        *name = t->headers[i].name;
+        *name = t->x.headers[i].name;
     if (value)
-        *value = t->headers[i].value;
+        *value = t->x.headers[i].value;
     return 1;
 }

@@ -1,20 +1,12 @@
 /*
- * Blocking waits: gather and wait_for. Built only on task completion: they
+ * Blocking waits: gather, wait_for, as_completed. Built only on task
+ * completion: they
  * run the client's loop one turn at a time and look at the tasks they wait
  * for, nothing else.
  */
 #include <stdio.h>
 
 #include "fetch-internal.h"
-
-/* End an unfinished task with FETCH_E_TIMEOUT, saying which clock ran out. */
-void fetch__task_expire(fetch_task *t, const char *what, double seconds)
-{
-    char detail[128];
-    snprintf(detail, sizeof detail, "%s of %g s reached while %s", what,
-             seconds, t->state == FETCH__RUNNING ? "running" : "queued");
-    fetch__task_finish(t, FETCH_E_TIMEOUT, CURLE_OK, detail);
-}
 
 static void on_fired(evutil_socket_t fd, short ev, void *arg)
 {
@@ -56,7 +48,7 @@ int fetch_wait_for(fetch_task *t, double timeout)
 
     if (!t || !fetch__seconds_ok(timeout))
         return FETCH_E_INVAL;
-    if (t->state == FETCH__DONE)
+    if (t->done)
         return t->resp.error;
     c = t->client;
     int nested = c->depth > 0;
@@ -65,13 +57,12 @@ int fetch_wait_for(fetch_task *t, double timeout)
         arm(&timer, c, &fired, timeout);
     else if (timeout == 0)
         fired = 1;
-    while (t->state != FETCH__DONE && !fired && rc == FETCH_OK &&
-           !client_going(c))
+    while (!t->done && !fired && rc == FETCH_OK && !client_going(c))
         rc = turn(c, nested);
     if (timeout > 0)
         evtimer_del(&timer);
     /* asyncio.wait_for cancels on timeout */
-    if (rc == FETCH_OK && t->state != FETCH__DONE)
+    if (rc == FETCH_OK && !t->done)
         fetch__task_expire(t, "wait_for timeout", timeout);
     fetch__leave(c);
     return rc != FETCH_OK ? rc : t->resp.error;
@@ -82,7 +73,7 @@ int fetch_wait_for(fetch_task *t, double timeout)
 static int any_failed(fetch_task *const *tasks, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (tasks[i]->state == FETCH__DONE && tasks[i]->resp.error != FETCH_OK)
+        if (tasks[i]->done && tasks[i]->resp.error != FETCH_OK)
             return 1;
     return 0;
 }
@@ -99,14 +90,15 @@ int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
         return FETCH_E_INVAL;
     for (i = 0; i < n; i++) {
         const fetch_task *t = tasks[i];
-        if (!t || (t->state != FETCH__DONE && t->client != c))
+        if (!t || (!t->done && t->client != c))
             return FETCH_E_INVAL;
         if (i == 0 || t->t_submit < first)
             first = t->t_submit;
     }
     int nested = c->depth > 0;
     fetch__enter(c);
-    if (deadline > 0) {
+    int timed = deadline >= 0; /* negative: FETCH_WAIT_FOREVER */
+    if (timed) {
         double left = first + deadline - fetch__now();
         if (left > 0)
             arm(&timer, c, &fired, left);
@@ -115,7 +107,7 @@ int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
     }
     /* next only moves forward: O(n) checks in all, however results arrive */
     for (;;) {
-        while (next < n && tasks[next]->state == FETCH__DONE)
+        while (next < n && tasks[next]->done)
             next++;
         if ((flags & FETCH_GATHER_FAIL_FAST) && c->failures != failures) {
             failures = c->failures;
@@ -125,14 +117,14 @@ int fetch_gather(fetch_client *c, fetch_task *const *tasks, size_t n,
             break;
         rc = turn(c, nested);
     }
-    if (deadline > 0 && !fired)
+    if (timed && !fired)
         evtimer_del(&timer);
     if (rc != FETCH_OK) {
         fetch__leave(c);
         return rc;
     }
     for (i = next; i < n; i++) {
-        if (tasks[i]->state == FETCH__DONE)
+        if (tasks[i]->done)
             continue;
         if (stop) /* plain asyncio.gather: the first failure ends the rest */
             fetch__task_finish(tasks[i], FETCH_E_CANCELLED, CURLE_OK,

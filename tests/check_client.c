@@ -31,8 +31,9 @@ START_TEST(gather_keeps_request_order)
     n_done = 0;
     for (int i = 0; i < 3; i++)
         t[i] = fetch_get(c, ts_url(&srv, "/delay/%d", delays[i]), record,
-                         (void *)(long)i);
-    ck_assert_int_eq(fetch_gather(c, t, 3, 0, FETCH_GATHER_ALL), 0);
+                         (void *)(long)i, NULL);
+    ck_assert_int_eq(
+        fetch_gather(c, t, 3, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 0);
     /* they finished in another order ... */
     ck_assert_int_eq(n_done, 3);
     ck_assert_int_eq(done_order[0], 1);
@@ -60,15 +61,16 @@ START_TEST(many_requests_respect_concurrency)
     fetch_client *c = client_with(LIMIT, 0, 0);
     fetch_task **t = calloc(N, sizeof *t);
     for (int i = 0; i < N; i++)
-        t[i] =
-            i % 2
-                ? fetch_get(c, ts_url(&srv, "/delay/20?i=%d", i), NULL, NULL)
-                : fetch_get(c, ts_url(&srv, "/bytes/%d", i % 700), NULL, NULL);
+        t[i] = i % 2 ? fetch_get(c, ts_url(&srv, "/delay/20?i=%d", i), NULL,
+                                 NULL, NULL)
+                     : fetch_get(c, ts_url(&srv, "/bytes/%d", i % 700), NULL,
+                                 NULL, NULL);
     fetch_stats st;
-    fetch_client_get_stats(c, &st);
+    fetch_client_stats(c, &st);
     ck_assert_uint_eq(st.tasks, N);
     ck_assert_uint_eq(st.running, 0); /* nothing starts inside fetch_get */
-    ck_assert_int_eq(fetch_gather(c, t, N, 0, FETCH_GATHER_ALL), 0);
+    ck_assert_int_eq(
+        fetch_gather(c, t, N, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 0);
     for (int i = 0; i < N; i++) {
         const fetch_response *r = fetch_task_response(t[i]);
         ck_assert_int_eq(r->error, FETCH_OK);
@@ -86,11 +88,11 @@ START_TEST(many_requests_respect_concurrency)
     ck_assert_int_eq(total, N);
     ck_assert_int_le(max, LIMIT);
     ck_assert_int_ge(max, LIMIT / 2); /* the limit was actually used */
-    fetch_client_get_stats(c, &st);
+    fetch_client_stats(c, &st);
     ck_assert_uint_eq(st.finished, N);
     assert_idle(c);
     free_all(t, N);
-    fetch_client_get_stats(c, &st);
+    fetch_client_stats(c, &st);
     ck_assert_uint_eq(st.tasks, 0);
     fetch_client_free(c);
     free(t);
@@ -106,8 +108,9 @@ START_TEST(per_host_limit_holds)
     fetch_task *t[N];
     for (int i = 0; i < N; i++) /* two hosts, interleaved */
         t[i] = fetch_get(c, ts_url(i % 2 ? &other : &srv, "/delay/20?i=%d", i),
-                         NULL, NULL);
-    ck_assert_int_eq(fetch_gather(c, t, N, 0, FETCH_GATHER_ALL), 0);
+                         NULL, NULL, NULL);
+    ck_assert_int_eq(
+        fetch_gather(c, t, N, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 0);
     long inflight, max, total;
     ts_stats(&srv, &inflight, &max, &total);
     ck_assert_int_eq(total, N / 2);
@@ -127,10 +130,11 @@ START_TEST(timeout_ends_only_the_slow_request)
     const double timeout = 0.3;
     fetch_client *c = client_with(10, 0, timeout);
     fetch_task *t[3];
-    t[0] = fetch_get(c, ts_url(&srv, "/delay/10"), NULL, NULL);
-    t[1] = fetch_get(c, ts_url(&srv, "/delay/5000"), NULL, NULL);
-    t[2] = fetch_get(c, ts_url(&srv, "/bytes/10"), NULL, NULL);
-    ck_assert_int_eq(fetch_gather(c, t, 3, 0, FETCH_GATHER_ALL), 1);
+    t[0] = fetch_get(c, ts_url(&srv, "/delay/10"), NULL, NULL, NULL);
+    t[1] = fetch_get(c, ts_url(&srv, "/delay/5000"), NULL, NULL, NULL);
+    t[2] = fetch_get(c, ts_url(&srv, "/bytes/10"), NULL, NULL, NULL);
+    ck_assert_int_eq(
+        fetch_gather(c, t, 3, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 1);
     const fetch_response *r = fetch_task_response(t[1]);
     ck_assert_int_eq(r->error, FETCH_E_TIMEOUT);
     ck_assert_int_eq(r->curl_code, 28); /* CURLE_OPERATION_TIMEDOUT */
@@ -153,8 +157,10 @@ START_TEST(queue_time_is_not_charged_to_the_timeout)
     fetch_client *c = client_with(1, 0, 0.6);
     fetch_task *t[4];
     for (int i = 0; i < 4; i++)
-        t[i] = fetch_get(c, ts_url(&srv, "/delay/300?i=%d", i), NULL, NULL);
-    ck_assert_int_eq(fetch_gather(c, t, 4, 0, FETCH_GATHER_ALL), 0);
+        t[i] =
+            fetch_get(c, ts_url(&srv, "/delay/300?i=%d", i), NULL, NULL, NULL);
+    ck_assert_int_eq(
+        fetch_gather(c, t, 4, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 0);
     const fetch_response *r = fetch_task_response(t[3]);
     ck_assert_double_ge(r->time_queued, 0.85);
     ck_assert_double_lt(r->time_total, 0.6);
@@ -168,10 +174,10 @@ START_TEST(gather_deadline_ends_the_rest)
 {
     fetch_client *c = client_with(2, 0, 0);
     fetch_task *t[4];
-    t[0] = fetch_get(c, ts_url(&srv, "/delay/50"), NULL, NULL);
-    t[1] = fetch_get(c, ts_url(&srv, "/delay/5000"), NULL, NULL);
-    t[2] = fetch_get(c, ts_url(&srv, "/delay/5000?queued"), NULL, NULL);
-    t[3] = fetch_get(c, ts_url(&srv, "/delay/5000?queued2"), NULL, NULL);
+    t[0] = fetch_get(c, ts_url(&srv, "/delay/50"), NULL, NULL, NULL);
+    t[1] = fetch_get(c, ts_url(&srv, "/delay/5000"), NULL, NULL, NULL);
+    t[2] = fetch_get(c, ts_url(&srv, "/delay/5000?queued"), NULL, NULL, NULL);
+    t[3] = fetch_get(c, ts_url(&srv, "/delay/5000?queued2"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_gather(c, t, 4, 0.5, FETCH_GATHER_ALL), 3);
     ck_assert_int_eq(fetch_task_response(t[0])->error, FETCH_OK);
     for (int i = 1; i < 4; i++) {
@@ -210,9 +216,10 @@ START_TEST(bad_input_is_that_requests_error)
     fetch_task *t[N];
     for (int i = 0; i < N; i++)
         t[i] = fetch_get(c, urls[i] ? urls[i] : ts_url(&srv, "/bytes/3"),
-                         record, (void *)(long)i);
+                         record, (void *)(long)i, NULL);
     n_done = 0;
-    ck_assert_int_eq(fetch_gather(c, t, N, 0, FETCH_GATHER_ALL), N - 1);
+    ck_assert_int_eq(
+        fetch_gather(c, t, N, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), N - 1);
     ck_assert_int_eq(n_done, N);
     for (int i = 0; i < N; i++) {
         const fetch_response *r = fetch_task_response(t[i]);
@@ -232,7 +239,7 @@ END_TEST
 
 static fetch_task *get_one(fetch_client *c, const char *url)
 {
-    fetch_task *t = fetch_get(c, url, NULL, NULL);
+    fetch_task *t = fetch_get(c, url, NULL, NULL, NULL);
     fetch_wait_for(t, FETCH_WAIT_FOREVER);
     return t;
 }
@@ -259,7 +266,7 @@ START_TEST(redirects_followed_and_limited)
     fetch_client_free(c);
 
     fetch_options o;
-    fetch_options_init(&o);
+    test_options(&o);
     o.follow_redirects = 0;
     c = fetch_client_new(&o, NULL, NULL);
     t = get_one(c, ts_url(&srv, "/redirect/3"));
@@ -282,15 +289,16 @@ START_TEST(cancel_queued_and_running)
 {
     fetch_client *c = client_with(1, 0, 0);
     fetch_task *running =
-        fetch_get(c, ts_url(&srv, "/delay/3000"), count_cancel, NULL);
+        fetch_get(c, ts_url(&srv, "/delay/3000"), count_cancel, NULL, NULL);
     fetch_task *queued =
-        fetch_get(c, ts_url(&srv, "/delay/3000?q"), count_cancel, NULL);
-    fetch_task *after = fetch_get(c, ts_url(&srv, "/bytes/5"), NULL, NULL);
+        fetch_get(c, ts_url(&srv, "/delay/3000?q"), count_cancel, NULL, NULL);
+    fetch_task *after =
+        fetch_get(c, ts_url(&srv, "/bytes/5"), NULL, NULL, NULL);
     cancelled_calls = 0;
     /* let the first one start */
     ck_assert_int_eq(fetch_wait_for(after, 0.2), FETCH_E_TIMEOUT);
     fetch_stats st;
-    fetch_client_get_stats(c, &st);
+    fetch_client_stats(c, &st);
     ck_assert_uint_eq(st.running, 1);
     ck_assert_uint_eq(st.queued, 1);
 
@@ -313,8 +321,10 @@ END_TEST
 START_TEST(wait_for_timeout_cancels_the_task)
 {
     fetch_client *c = client_with(10, 0, 0);
-    fetch_task *slow = fetch_get(c, ts_url(&srv, "/delay/3000"), NULL, NULL);
-    fetch_task *fast = fetch_get(c, ts_url(&srv, "/delay/10"), NULL, NULL);
+    fetch_task *slow =
+        fetch_get(c, ts_url(&srv, "/delay/3000"), NULL, NULL, NULL);
+    fetch_task *fast =
+        fetch_get(c, ts_url(&srv, "/delay/10"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(slow, 0.2), FETCH_E_TIMEOUT);
     const fetch_response *r = fetch_task_response(slow);
     ck_assert_int_eq(r->error, FETCH_E_TIMEOUT);
@@ -331,7 +341,7 @@ END_TEST
 START_TEST(broken_transfers_and_http_errors)
 {
     fetch_options o;
-    fetch_options_init(&o);
+    test_options(&o);
     fetch_client *c = fetch_client_new(&o, NULL, NULL);
     fetch_task *t = get_one(c, ts_url(&srv, "/close/1000"));
     ck_assert_int_eq(fetch_task_response(t)->error, FETCH_E_TRANSFER);
@@ -376,7 +386,7 @@ START_TEST(user_agent_and_headers_sent)
 {
     const char *headers[] = {"X-Test: one", "Accept: text/plain"};
     fetch_options o;
-    fetch_options_init(&o);
+    test_options(&o);
     o.headers = headers;
     o.n_headers = 2;
     fetch_client *c = fetch_client_new(&o, NULL, NULL);
@@ -406,7 +416,7 @@ START_TEST(client_free_runs_every_callback_once)
     memset(teardown_calls, 0, sizeof teardown_calls);
     for (long i = 0; i < 5; i++)
         t[i] = fetch_get(c, ts_url(&srv, "/delay/5000?i=%ld", i), count_call,
-                         (void *)i);
+                         (void *)i, NULL);
     /* two start, the rest stay queued; this wait ends t[4] with a timeout */
     ck_assert_int_eq(fetch_wait_for(t[4], 0.1), FETCH_E_TIMEOUT);
     fetch_client_free(c);
@@ -438,17 +448,17 @@ START_TEST(embedded_on_callers_base)
 {
     struct embed e = {event_base_new(), 0, 0};
     fetch_options o;
-    fetch_options_init(&o);
+    test_options(&o);
     o.max_concurrency = 8;
     fetch_client *c = fetch_client_new(&o, e.base, NULL);
-    ck_assert_ptr_eq(fetch_client_get_base(c), e.base);
+    ck_assert_ptr_eq(fetch_client_base(c), e.base);
     for (int i = 0; i < 40; i++, e.pending++)
-        ck_assert_ptr_nonnull(
-            fetch_get(c, ts_url(&srv, "/delay/10?i=%d", i), embed_done, &e));
+        ck_assert_ptr_nonnull(fetch_get(c, ts_url(&srv, "/delay/10?i=%d", i),
+                                        embed_done, &e, NULL));
     ck_assert_int_eq(event_base_dispatch(e.base), 0);
     ck_assert_int_eq(e.ok, 40);
     fetch_stats st;
-    fetch_client_get_stats(c, &st);
+    fetch_client_stats(c, &st);
     ck_assert_uint_eq(st.tasks, 0);
     fetch_client_free(c);
     /* the client took every event of its own off the caller's base */
@@ -470,8 +480,10 @@ static void try_blocking(fetch_task *t, void *arg)
 START_TEST(blocking_call_from_callback_is_refused)
 {
     fetch_client *c = client_with(4, 0, 0);
-    fetch_task *other = fetch_get(c, ts_url(&srv, "/delay/200"), NULL, NULL);
-    fetch_task *t = fetch_get(c, ts_url(&srv, "/bytes/1"), try_blocking, other);
+    fetch_task *other =
+        fetch_get(c, ts_url(&srv, "/delay/200"), NULL, NULL, NULL);
+    fetch_task *t =
+        fetch_get(c, ts_url(&srv, "/bytes/1"), try_blocking, other, NULL);
     ck_assert_int_eq(fetch_wait_for(t, FETCH_WAIT_FOREVER), FETCH_OK);
     ck_assert_int_eq(busy_rc, FETCH_E_BUSY);
     ck_assert_int_eq(fetch_wait_for(other, FETCH_WAIT_FOREVER), FETCH_OK);
@@ -485,17 +497,19 @@ START_TEST(invalid_arguments)
 {
     fetch_options o;
     int err = 0;
-    fetch_options_init(&o);
+    test_options(&o);
     o.max_concurrency = 0;
     ck_assert_ptr_null(fetch_client_new(&o, NULL, &err));
     ck_assert_int_eq(err, FETCH_E_INVAL);
     fetch_client *c = fetch_client_new(NULL, NULL, NULL);
-    ck_assert_ptr_null(fetch_get(c, NULL, NULL, NULL));
-    ck_assert_ptr_null(fetch_get(NULL, "http://x/", NULL, NULL));
+    ck_assert_ptr_null(fetch_get(c, NULL, NULL, NULL, NULL));
+    ck_assert_ptr_null(fetch_get(NULL, "http://x/", NULL, NULL, NULL));
     ck_assert_int_eq(fetch_wait_for(NULL, 0), FETCH_E_INVAL);
-    ck_assert_int_eq(fetch_gather(c, NULL, 1, 0, FETCH_GATHER_ALL),
-                     FETCH_E_INVAL);
-    ck_assert_int_eq(fetch_gather(c, NULL, 0, 0, FETCH_GATHER_ALL), 0);
+    ck_assert_int_eq(
+        fetch_gather(c, NULL, 1, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL),
+        FETCH_E_INVAL);
+    ck_assert_int_eq(
+        fetch_gather(c, NULL, 0, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 0);
     ck_assert_str_eq(fetch_strerror(FETCH_E_TIMEOUT), "timed out");
     ck_assert_str_eq(fetch_strerror(12345), "unknown error");
     ck_assert_str_eq(fetch_version(), LIBFETCH_VERSION_STRING);
@@ -534,5 +548,5 @@ static Suite *client_suite(void)
 
 int main(void)
 {
-    return run_suite(client_suite());
+    return run_suite_loops(client_suite);
 }

@@ -452,7 +452,7 @@ START_TEST(long_urls_keep_their_reason)
     ck_assert_ptr_nonnull(strstr(r.err, "Couldn't connect to server\n"));
     run_free(&r);
     fetch_client *c = client_with(2, 0, 0);
-    fetch_task *t = fetch_get(c, url, NULL, NULL);
+    fetch_task *t = fetch_get(c, url, NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(t, FETCH_WAIT_FOREVER), FETCH_E_CONNECT);
     const char *m = fetch_task_response(t)->message;
     ck_assert_uint_lt(strlen(m), 600);
@@ -639,12 +639,12 @@ START_TEST(library_rejects_bad_arguments)
     fetch_options o;
     int err;
     for (int i = 0; i < 4; i++) {
-        fetch_options_init(&o);
+        test_options(&o);
         o.timeout = bad[i];
         err = 0;
         ck_assert_ptr_null(fetch_client_new(&o, NULL, &err));
         ck_assert_int_eq(err, FETCH_E_INVAL);
-        fetch_options_init(&o);
+        test_options(&o);
         o.connect_timeout = bad[i];
         ck_assert_ptr_null(fetch_client_new(&o, NULL, &err));
         ck_assert_int_eq(err, FETCH_E_INVAL);
@@ -655,17 +655,17 @@ START_TEST(library_rejects_bad_arguments)
                                 {"no colon", "X-C: 3"},
                                 {": no name", "X-C: 3"}};
     for (int i = 0; i < 5; i++) {
-        fetch_options_init(&o);
+        test_options(&o);
         o.headers = headers[i];
         o.n_headers = 2;
         ck_assert_ptr_null(fetch_client_new(&o, NULL, &err));
         ck_assert_int_eq(err, FETCH_E_INVAL);
     }
-    fetch_options_init(&o);
+    test_options(&o);
     o.user_agent = "ua\r\nX-B: 1";
     ck_assert_ptr_null(fetch_client_new(&o, NULL, &err));
     ck_assert_int_eq(err, FETCH_E_INVAL);
-    fetch_options_init(&o);
+    test_options(&o);
     o.accept_encoding = "gzip\n";
     ck_assert_ptr_null(fetch_client_new(&o, NULL, &err));
     ck_assert_int_eq(err, FETCH_E_INVAL);
@@ -702,7 +702,7 @@ START_TEST(library_rejects_bad_arguments)
     ck_assert_ptr_null(fetch_submit(c, NULL, NULL, NULL, &err));
     ck_assert_int_eq(err, FETCH_E_INVAL);
 
-    fetch_task *t = fetch_get(c, ts_url(&srv, "/bytes/2"), NULL, NULL);
+    fetch_task *t = fetch_get(c, ts_url(&srv, "/bytes/2"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(t, NAN), FETCH_E_INVAL);
     ck_assert_int_eq(fetch_wait_for(t, INFINITY), FETCH_E_INVAL);
     ck_assert_int_eq(fetch_gather(c, &t, 1, NAN, 0), FETCH_E_INVAL);
@@ -738,8 +738,8 @@ START_TEST(library_messages_are_safe)
                           "u:s3cr3t@127.0.0.1:1/"};
     fetch_task *t[3];
     for (int i = 0; i < 3; i++)
-        t[i] = fetch_get(c, urls[i], NULL, NULL);
-    ck_assert_int_eq(fetch_gather(c, t, 3, 0, 0), 3);
+        t[i] = fetch_get(c, urls[i], NULL, NULL, NULL);
+    ck_assert_int_eq(fetch_gather(c, t, 3, FETCH_WAIT_FOREVER, 0), 3);
     for (int i = 0; i < 3; i++) {
         const fetch_response *r = fetch_task_response(t[i]);
         assert_safe_text(r->message, strlen(r->message));
@@ -770,10 +770,10 @@ END_TEST
 START_TEST(library_scheme_less_url_is_http)
 {
     fetch_options o;
-    fetch_options_init(&o);
+    test_options(&o);
     o.proxy = srv.base; /* nothing is looked up */
     fetch_client *c = fetch_client_new(&o, NULL, NULL);
-    fetch_task *t = fetch_get(c, "ftp.example/x", NULL, NULL);
+    fetch_task *t = fetch_get(c, "ftp.example/x", NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(t, FETCH_WAIT_FOREVER), FETCH_OK);
     ck_assert_str_eq(fetch_task_response(t)->body,
                      "proxied http://ftp.example/x\n");
@@ -792,7 +792,7 @@ static void free_client_cb(fetch_task *t, void *arg)
     calls[(long)arg]++;
     if (fetch_task_response(t)->error == FETCH_OK && victim) {
         fetch_client_free(victim); /* deferred */
-        ck_assert_ptr_null(fetch_get(victim, "http://127.0.0.1:1/", NULL,
+        ck_assert_ptr_null(fetch_get(victim, "http://127.0.0.1:1/", NULL, NULL,
                                      NULL)); /* it takes no new work */
         victim = NULL;
     }
@@ -807,10 +807,10 @@ START_TEST(library_client_freed_from_a_callback)
     for (long i = 0; i < 4; i++)
         t[i] = fetch_get(
             c, ts_url(&srv, i ? "/delay/5000?%ld" : "/bytes/%ld", i + 1),
-            free_client_cb, (void *)i);
+            free_client_cb, (void *)i, NULL);
     victim = c;
     double start = now_s();
-    ck_assert_int_eq(fetch_gather(c, t, 4, 0, 0), 3);
+    ck_assert_int_eq(fetch_gather(c, t, 4, FETCH_WAIT_FOREVER, 0), 3);
     ck_assert_double_lt(now_s() - start, 3);
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(calls[i], 1);
@@ -825,7 +825,7 @@ START_TEST(library_client_freed_from_a_callback)
     for (long i = 0; i < 3; i++)
         t[i] = fetch_get(
             c, ts_url(&srv, i ? "/delay/5000?%ld" : "/bytes/%ld", i + 1),
-            free_client_cb, (void *)i);
+            free_client_cb, (void *)i, NULL);
     victim = c;
     /* it ran out of events: the client left none behind */
     ck_assert_int_eq(event_base_dispatch(base), 1);
@@ -839,7 +839,7 @@ START_TEST(library_client_freed_from_a_callback)
 }
 END_TEST
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -849,13 +849,13 @@ END_TEST
 
 START_TEST(library_task_freed_twice_aborts)
 {
-#ifdef ASAN /* ASan reports the use after free itself, and exits */
+#ifdef ASAN /* the sanitizer reports the use after free itself */
     raise(SIGABRT);
 #else
     if (getenv("FETCH_VALGRIND")) /* and so does valgrind */
         raise(SIGABRT);
     fetch_client *c = client_with(1, 0, 0);
-    fetch_task *t = fetch_get(c, ts_url(&srv, "/bytes/1"), NULL, NULL);
+    fetch_task *t = fetch_get(c, ts_url(&srv, "/bytes/1"), NULL, NULL, NULL);
     fetch_wait_for(t, FETCH_WAIT_FOREVER);
     fetch_task_free(t);
     fetch_task_free(t); /* aborts with a message */
@@ -869,10 +869,11 @@ START_TEST(library_deadline_ends_everything)
     fetch_client *c = client_with(1, 0, 0);
     fetch_task *t[3];
     for (int i = 0; i < 3; i++)
-        t[i] = fetch_get(c, ts_url(&srv, "/delay/5000?%d", i), NULL, NULL);
+        t[i] =
+            fetch_get(c, ts_url(&srv, "/delay/5000?%d", i), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_client_set_deadline(c, 0.3), FETCH_OK);
     double start = now_s();
-    ck_assert_int_eq(fetch_gather(c, t, 3, 0, 0), 3);
+    ck_assert_int_eq(fetch_gather(c, t, 3, FETCH_WAIT_FOREVER, 0), 3);
     ck_assert_double_lt(now_s() - start, 2);
     for (int i = 0; i < 3; i++) {
         const fetch_response *r = fetch_task_response(t[i]);
@@ -882,7 +883,7 @@ START_TEST(library_deadline_ends_everything)
         fetch_task_free(t[i]);
     }
     /* after the deadline, new tasks end at once, from the loop */
-    fetch_task *late = fetch_get(c, ts_url(&srv, "/bytes/1"), NULL, NULL);
+    fetch_task *late = fetch_get(c, ts_url(&srv, "/bytes/1"), NULL, NULL, NULL);
     ck_assert(!fetch_task_done(late));
     ck_assert_int_eq(fetch_wait_for(late, 5), FETCH_E_TIMEOUT);
     ck_assert_ptr_nonnull(
@@ -890,7 +891,7 @@ START_TEST(library_deadline_ends_everything)
     fetch_task_free(late);
     /* cleared, the client works again */
     ck_assert_int_eq(fetch_client_set_deadline(c, 0), FETCH_OK);
-    late = fetch_get(c, ts_url(&srv, "/bytes/1"), NULL, NULL);
+    late = fetch_get(c, ts_url(&srv, "/bytes/1"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(late, 5), FETCH_OK);
     fetch_task_free(late);
     assert_idle(c);
@@ -901,18 +902,18 @@ END_TEST
 START_TEST(library_out_of_descriptors_is_reported_as_such)
 {
     struct rlimit old, low;
+    enum { N = 40 };
+    fetch_client *c = client_with(N, 0, 0); /* its own descriptors first */
     getrlimit(RLIMIT_NOFILE, &old);
     int probe = open("/dev/null", O_RDONLY); /* the lowest free one */
     close(probe);
     low.rlim_cur = (rlim_t)probe + 12;
     low.rlim_max = old.rlim_max;
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-    enum { N = 40 };
-    fetch_client *c = client_with(N, 0, 0);
     fetch_task *t[N];
     for (int i = 0; i < N; i++)
-        t[i] = fetch_get(c, ts_url(&srv, "/delay/200?%d", i), NULL, NULL);
-    fetch_gather(c, t, N, 0, 0);
+        t[i] = fetch_get(c, ts_url(&srv, "/delay/200?%d", i), NULL, NULL, NULL);
+    fetch_gather(c, t, N, FETCH_WAIT_FOREVER, 0);
     int ok = 0, nofd = 0;
     for (int i = 0; i < N; i++) {
         const fetch_response *r = fetch_task_response(t[i]);
@@ -1002,5 +1003,5 @@ static Suite *fault_suite(void)
 
 int main(void)
 {
-    return run_suite(fault_suite());
+    return run_suite_loops(fault_suite);
 }

@@ -22,13 +22,14 @@ START_TEST(as_completed_hands_back_in_completion_order)
     fetch_client *c = client_with(10, 0, 0);
     const int delays[] = {300, 10, 150};
     for (long i = 0; i < 3; i++)
-        fetch_get(c, ts_url(&srv, "/delay/%d", delays[i]), NULL, (void *)i);
+        fetch_get(c, ts_url(&srv, "/delay/%d", delays[i]), NULL, (void *)i,
+                  NULL);
     long order[3];
     int err, n = 0;
     fetch_task *t;
     while ((t = fetch_as_completed(c, 5, &err))) {
         ck_assert(fetch_task_done(t));
-        order[n++] = (long)fetch_task_get_data(t);
+        order[n++] = (long)fetch_task_data(t);
         fetch_task_free(t);
     }
     ck_assert_int_eq(err, FETCH_OK); /* nothing left */
@@ -43,7 +44,8 @@ END_TEST
 START_TEST(as_completed_timeout_cancels_nothing)
 {
     fetch_client *c = client_with(10, 0, 0);
-    fetch_task *slow = fetch_get(c, ts_url(&srv, "/delay/400"), NULL, NULL);
+    fetch_task *slow =
+        fetch_get(c, ts_url(&srv, "/delay/400"), NULL, NULL, NULL);
     int err;
     ck_assert_ptr_null(fetch_as_completed(c, 0.1, &err));
     ck_assert_int_eq(err, FETCH_E_TIMEOUT);
@@ -64,7 +66,8 @@ START_TEST(as_completed_producer_consumer)
     fetch_client *c = client_with(3, 0, 0);
     int submitted = 0, consumed = 0, err;
     for (; submitted < 3; submitted++)
-        fetch_get(c, ts_url(&srv, "/bytes/%d", submitted + 1), NULL, NULL);
+        fetch_get(c, ts_url(&srv, "/bytes/%d", submitted + 1), NULL, NULL,
+                  NULL);
     fetch_task *t;
     while ((t = fetch_as_completed(c, 5, &err))) {
         const fetch_response *r = fetch_task_response(t);
@@ -72,7 +75,8 @@ START_TEST(as_completed_producer_consumer)
         consumed++;
         fetch_task_free(t);
         if (submitted < 20) {
-            fetch_get(c, ts_url(&srv, "/bytes/%d", submitted + 1), NULL, NULL);
+            fetch_get(c, ts_url(&srv, "/bytes/%d", submitted + 1), NULL, NULL,
+                      NULL);
             submitted++;
         }
     }
@@ -85,10 +89,11 @@ END_TEST
 START_TEST(freed_tasks_leave_the_completed_queue)
 {
     fetch_client *c = client_with(10, 0, 0);
-    fetch_task *a = fetch_get(c, ts_url(&srv, "/bytes/1"), NULL, NULL);
-    fetch_task *b = fetch_get(c, ts_url(&srv, "/bytes/2"), NULL, NULL);
+    fetch_task *a = fetch_get(c, ts_url(&srv, "/bytes/1"), NULL, NULL, NULL);
+    fetch_task *b = fetch_get(c, ts_url(&srv, "/bytes/2"), NULL, NULL, NULL);
     fetch_task *both[] = {a, b};
-    ck_assert_int_eq(fetch_gather(c, both, 2, 0, FETCH_GATHER_ALL), 0);
+    ck_assert_int_eq(
+        fetch_gather(c, both, 2, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 0);
     fetch_task_free(a);
     int err;
     ck_assert_ptr_eq(fetch_as_completed(c, 0, &err), b);
@@ -145,20 +150,21 @@ START_TEST(callbacks_run_exactly_once_in_every_outcome)
     fetch_request_init(&slow);
     slow.url = ts_url(&srv, "/delay/5000");
     slow.timeout = 0.5;
-    t[0] = fetch_get(c, ts_url(&srv, "/bytes/10"), count_cb, (void *)0);
-    t[1] = fetch_get(c, "http://127.0.0.1:1/", count_cb, (void *)1);
+    t[0] = fetch_get(c, ts_url(&srv, "/bytes/10"), count_cb, (void *)0, NULL);
+    t[1] = fetch_get(c, "http://127.0.0.1:1/", count_cb, (void *)1, NULL);
     t[2] = fetch_submit(c, &slow, count_cb, (void *)2, NULL);
-    t[3] = fetch_get(c, connecting_url, count_cb, (void *)3);
+    t[3] = fetch_get(c, connecting_url, count_cb, (void *)3, NULL);
     t[4] = mid_body =
-        fetch_get(c, ts_url(&srv, "/drip/40"), count_cb, (void *)4);
-    t[5] = fetch_get(c, ts_url(&srv, "/delay/300"), cancel_mid_body, NULL);
-    t[6] = fetch_get(c, ts_url(&srv, "/delay/10"), count_cb, (void *)6);
-    t[7] =
-        fetch_get(c, ts_url(&srv, "/delay/5000?teardown"), count_cb, (void *)7);
+        fetch_get(c, ts_url(&srv, "/drip/40"), count_cb, (void *)4, NULL);
+    t[5] =
+        fetch_get(c, ts_url(&srv, "/delay/300"), cancel_mid_body, NULL, NULL);
+    t[6] = fetch_get(c, ts_url(&srv, "/delay/10"), count_cb, (void *)6, NULL);
+    t[7] = fetch_get(c, ts_url(&srv, "/delay/5000?teardown"), count_cb,
+                     (void *)7, NULL);
     /* t[6], t[7] wait in the queue behind 5 slots; cancel t[6] there */
     ck_assert_int_eq(fetch_wait_for(t[0], 5), FETCH_OK);
     fetch_stats st;
-    fetch_client_get_stats(c, &st);
+    fetch_client_stats(c, &st);
     ck_assert_int_eq(fetch_task_cancel(t[6]), FETCH_OK);
     ck_assert_int_eq(calls[6], 1);
     ck_assert_int_eq(codes[6], FETCH_E_CANCELLED);
@@ -197,7 +203,7 @@ START_TEST(cancel_all_ends_every_unfinished_task)
     memset(calls, 0, sizeof calls);
     for (long i = 0; i < 5; i++)
         t[i] = fetch_get(c, ts_url(&srv, "/delay/3000?i=%ld", i), count_cb,
-                         (void *)i);
+                         (void *)i, NULL);
     fetch_wait_for(t[0], 0.1); /* two start; this ends t[0] */
     ck_assert_uint_eq(fetch_client_cancel_all(c), 4);
     for (int i = 1; i < 5; i++) {
@@ -218,12 +224,14 @@ START_TEST(gather_fail_fast_cancels_the_rest)
 {
     fetch_client *c = client_with(10, 0, 0);
     fetch_task *t[4];
-    t[0] = fetch_get(c, ts_url(&srv, "/delay/3000"), NULL, NULL);
-    t[1] = fetch_get(c, ts_url(&srv, "/bytes/5"), NULL, NULL);
-    t[2] = fetch_get(c, "http://127.0.0.1:1/", NULL, NULL); /* fails fast */
-    t[3] = fetch_get(c, ts_url(&srv, "/delay/3000?b"), NULL, NULL);
+    t[0] = fetch_get(c, ts_url(&srv, "/delay/3000"), NULL, NULL, NULL);
+    t[1] = fetch_get(c, ts_url(&srv, "/bytes/5"), NULL, NULL, NULL);
+    t[2] =
+        fetch_get(c, "http://127.0.0.1:1/", NULL, NULL, NULL); /* fails fast */
+    t[3] = fetch_get(c, ts_url(&srv, "/delay/3000?b"), NULL, NULL, NULL);
     double start = now_s();
-    int failed = fetch_gather(c, t, 4, 0, FETCH_GATHER_FAIL_FAST);
+    int failed =
+        fetch_gather(c, t, 4, FETCH_WAIT_FOREVER, FETCH_GATHER_FAIL_FAST);
     /* t[1] may or may not have finished before t[2] failed */
     int fast = fetch_task_response(t[1])->error;
     ck_assert(fast == FETCH_OK || fast == FETCH_E_CANCELLED);
@@ -244,8 +252,8 @@ END_TEST
 START_TEST(wait_for_counts_from_the_call)
 {
     fetch_client *c = client_with(10, 0, 0);
-    fetch_task *a = fetch_get(c, ts_url(&srv, "/delay/300"), NULL, NULL);
-    fetch_task *b = fetch_get(c, ts_url(&srv, "/delay/700"), NULL, NULL);
+    fetch_task *a = fetch_get(c, ts_url(&srv, "/delay/300"), NULL, NULL, NULL);
+    fetch_task *b = fetch_get(c, ts_url(&srv, "/delay/700"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(a, FETCH_WAIT_FOREVER), FETCH_OK);
     /* b has run 0.3 s; a 0.25 s wait from now ends before its 0.7 s */
     double start = now_s();
@@ -287,7 +295,7 @@ START_TEST(methods_and_bodies)
         fetch_task_free(t);
     }
     /* a plain GET after them on the same handles is a GET again */
-    fetch_task *t = fetch_get(c, ts_url(&srv, "/echo"), NULL, NULL);
+    fetch_task *t = fetch_get(c, ts_url(&srv, "/echo"), NULL, NULL, NULL);
     fetch_wait_for(t, 10);
     ck_assert_str_eq(fetch_task_response(t)->body, "GET\n");
     fetch_task_free(t);
@@ -317,7 +325,7 @@ START_TEST(per_request_overrides)
 {
     const char *client_headers[] = {"X-A: client", "X-B: client"};
     fetch_options o;
-    fetch_options_init(&o);
+    test_options(&o);
     o.headers = client_headers;
     o.n_headers = 2;
     o.timeout = 5;
@@ -361,11 +369,11 @@ START_TEST(per_request_overrides)
     fetch_task_free(t);
 
     /* and the client's settings are back for a plain GET */
-    t = fetch_get(c, ts_url(&srv, "/redirect/2"), NULL, NULL);
+    t = fetch_get(c, ts_url(&srv, "/redirect/2"), NULL, NULL, NULL);
     fetch_wait_for(t, 10);
     ck_assert_int_eq(fetch_task_response(t)->status, 200);
     fetch_task_free(t);
-    t = fetch_get(c, ts_url(&srv, "/headers"), NULL, NULL);
+    t = fetch_get(c, ts_url(&srv, "/headers"), NULL, NULL, NULL);
     fetch_wait_for(t, 10);
     ck_assert_ptr_nonnull(strstr(fetch_task_response(t)->body, "X-B: client"));
     fetch_task_free(t);
@@ -519,7 +527,7 @@ END_TEST
 START_TEST(response_headers)
 {
     fetch_client *c = client_with(4, 0, 0);
-    fetch_task *t = fetch_get(c, ts_url(&srv, "/multi"), NULL, NULL);
+    fetch_task *t = fetch_get(c, ts_url(&srv, "/multi"), NULL, NULL, NULL);
     ck_assert_ptr_null(fetch_task_header(t, "X-Multi", 0)); /* not done */
     fetch_wait_for(t, 10);
     ck_assert_str_eq(fetch_task_header(t, "X-Multi", 0), "a");
@@ -538,7 +546,7 @@ START_TEST(response_headers)
     ck_assert_uint_ge(i, 4);
     fetch_task_free(t);
     /* after redirects: the last response's headers and the chain length */
-    t = fetch_get(c, ts_url(&srv, "/redirect/2"), NULL, NULL);
+    t = fetch_get(c, ts_url(&srv, "/redirect/2"), NULL, NULL, NULL);
     fetch_wait_for(t, 10);
     ck_assert_ptr_null(fetch_task_header(t, "Location", 0));
     ck_assert_int_eq(fetch_task_response(t)->redirects, 2);
@@ -549,7 +557,7 @@ END_TEST
 
 static char *get_body(fetch_client *c, const char *url)
 {
-    fetch_task *t = fetch_get(c, url, NULL, NULL);
+    fetch_task *t = fetch_get(c, url, NULL, NULL, NULL);
     fetch_wait_for(t, 10);
     char *b = strdup(fetch_task_response(t)->body);
     fetch_task_free(t);
@@ -561,7 +569,7 @@ START_TEST(cookies_round_trip)
     char jar[] = "/tmp/fetch-jar-XXXXXX";
     close(mkstemp(jar));
     fetch_options o;
-    fetch_options_init(&o);
+    test_options(&o);
     o.cookie_jar = jar;
     fetch_client *c = fetch_client_new(&o, NULL, NULL);
     free(get_body(c, ts_url(&srv, "/cookie/set?session=42;%%20Path=/")));
@@ -599,17 +607,17 @@ START_TEST(tls_verification)
     test_server tls;
     ts_start_tls(&tls, cert, key);
     fetch_options o;
-    fetch_options_init(&o);
+    test_options(&o);
 
     fetch_client *c = fetch_client_new(&o, NULL, NULL); /* system CAs */
-    fetch_task *t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL);
+    fetch_task *t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(t, 10), FETCH_E_TLS);
     fetch_task_free(t);
     fetch_client_free(c);
 
     o.ca_file = cert; /* --cacert */
     c = fetch_client_new(&o, NULL, NULL);
-    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL);
+    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(t, 10), FETCH_OK);
     ck_assert_str_eq(fetch_task_response(t)->body, "abcde");
     ck_assert_double_gt(fetch_task_response(t)->time_tls, 0);
@@ -619,7 +627,7 @@ START_TEST(tls_verification)
     o.ca_file = NULL; /* -k */
     o.insecure = 1;
     c = fetch_client_new(&o, NULL, NULL);
-    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL);
+    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(t, 10), FETCH_OK);
     fetch_task_free(t);
     fetch_client_free(c);
@@ -633,7 +641,7 @@ START_TEST(tls_verification)
     o.insecure = 0;
     o.ca_file = cert;
     c = fetch_client_new(&o, NULL, NULL);
-    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL);
+    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL, NULL);
     /* none given: refused, in the handshake or (TLS 1.3) right after it */
     ck_assert_int_ne(fetch_wait_for(t, 10), FETCH_OK);
     ck_assert_int_eq(fetch_task_response(t)->status, 0);
@@ -642,7 +650,7 @@ START_TEST(tls_verification)
     o.client_cert = ccert;
     o.client_key = ckey;
     c = fetch_client_new(&o, NULL, NULL);
-    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL);
+    t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(t, 10), FETCH_OK);
     ck_assert_str_eq(fetch_task_response(t)->body, "abcde");
     fetch_task_free(t);
@@ -695,10 +703,10 @@ START_TEST(trace_hooks)
     struct trace_log log = {0};
     fetch_trace tr = {tr_queued, tr_started, tr_first, tr_finished, &log};
     fetch_options o;
-    fetch_options_init(&o);
-    o.trace = &tr;
+    test_options(&o);
+    o.trace = tr;
     fetch_client *c = fetch_client_new(&o, NULL, NULL);
-    fetch_task *t = fetch_get(c, ts_url(&srv, "/delay/100"), NULL, NULL);
+    fetch_task *t = fetch_get(c, ts_url(&srv, "/delay/100"), NULL, NULL, NULL);
     fetch_wait_for(t, 10);
     ck_assert_int_eq(log.queued, 1);
     ck_assert_int_eq(log.started, 1);
@@ -708,7 +716,8 @@ START_TEST(trace_hooks)
     ck_assert_double_ge(log.t_first, 0.09);
     ck_assert_double_le(log.t_first, log.t_finished);
     fetch_task_free(t);
-    t = fetch_get(c, "gopher://x/", NULL, NULL); /* refused: never starts */
+    t = fetch_get(c, "gopher://x/", NULL, NULL,
+                  NULL); /* refused: never starts */
     fetch_wait_for(t, 10);
     ck_assert_int_eq(log.queued, 2);
     ck_assert_int_eq(log.started, 1);
@@ -747,5 +756,5 @@ static Suite *toolbox_suite(void)
 
 int main(void)
 {
-    return run_suite(toolbox_suite());
+    return run_suite_loops(toolbox_suite);
 }

@@ -36,6 +36,27 @@ int run_suite(Suite *s)
     return failed ? 1 : 0;
 }
 
+int test_loops = 1;
+
+int run_suite_loops(Suite *(*make)(void))
+{
+    static const int loops[] = {1, 3};
+    int failed = 0;
+    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
+        test_loops = loops[i];
+        printf("with %d event loop%s:\n", loops[i], loops[i] > 1 ? "s" : "");
+        fflush(stdout);
+        failed |= run_suite(make());
+    }
+    return failed;
+}
+
+void test_options(fetch_options *o)
+{
+    fetch_options_init(o);
+    o->loops = test_loops;
+}
+
 double now_s(void)
 {
     struct timespec ts;
@@ -46,7 +67,7 @@ double now_s(void)
 fetch_client *client_with(int concurrency, int per_host, double timeout)
 {
     fetch_options o;
-    fetch_options_init(&o);
+    test_options(&o);
     o.max_concurrency = concurrency;
     o.max_per_host = per_host;
     o.timeout = timeout;
@@ -60,7 +81,7 @@ fetch_client *client_with(int concurrency, int per_host, double timeout)
 void assert_idle(fetch_client *c)
 {
     fetch_stats st;
-    fetch_client_get_stats(c, &st);
+    fetch_client_stats(c, &st);
     ck_assert_uint_eq(st.queued, 0);
     ck_assert_uint_eq(st.running, 0);
 }

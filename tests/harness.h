@@ -40,6 +40,14 @@ void srv_teardown(void);
 /* Run a suite; the exit status for main(): 0 when every test passed. */
 struct Suite;
 int run_suite(struct Suite *s);
+/* Run the library's suite twice: its clients with one event loop (the
+   client's thread), then with three (threads of their own). */
+int run_suite_loops(struct Suite *(*make)(void));
+/* The loops of the run under way: test_options() and client_with() use
+   them. */
+extern int test_loops;
+struct fetch_options;
+void test_options(struct fetch_options *o);
 
 /* Monotonic seconds. */
 double now_s(void);

@@ -3,30 +3,48 @@
 #define FETCHALL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include "libfetch.h"
 
+struct event;
+struct event_base;
+struct evbuffer;
+
 /* input.c: URLs from the command line, then from each -i FILE (or stdin)
-   in turn. */
+   in turn, one a line. A pipe or terminal is read only when it is
+   readable, so that waiting for input never blocks the loop. */
 typedef struct input {
     char **args; /* URLs given as arguments */
     int nargs, next_arg;
     const char *const *paths; /* -i FILE ...; "-" is stdin */
     int npaths, next_path;
-    FILE *file; /* the one being read, or NULL */
-    char *line;
-    size_t cap;
-    int failed; /* a read error ended the input early (message printed) */
+    int fd;               /* the one being read, or -1 */
+    int direct;           /* read it without waiting (a file, /dev/null) */
+    int eof;              /* it has no more */
+    struct evbuffer *buf; /* read, not yet made lines */
+    char *line;           /* the URL handed out last */
+    int failed;           /* a read error ended the input early (said so) */
 } input;
+
+enum { INPUT_URL, INPUT_WAIT, INPUT_END };
 
 /* Checks that every FILE can be opened and is not a directory. 0, or -1
    with a message on stderr. */
 int input_open(input *in, char **args, int nargs, const char *const *paths,
                int npaths);
-/* The next URL (valid until the next call), or NULL at the end. */
-const char *input_next(input *in);
+/* The next URL (*url valid until the next call): INPUT_URL; INPUT_WAIT
+   when a pipe has no whole line yet (wait until input_fd() is readable,
+   then input_fill()); INPUT_END at the end, or after a read error. */
+int input_next(input *in, const char **url);
+int input_fd(const input *in);
+/* After input_fd() turned readable: read what is there. */
+void input_fill(input *in);
+/* Can input_fd() be waited for with an event (no: files, /dev/null)? */
+void input_wait_failed(input *in);
 void input_close(input *in);
 
 /* outdir.c: -o DIR, where body N becomes DIR/N only once complete. */
@@ -79,7 +97,7 @@ void output_error(const output *o, size_t index, const char *what);
 int output_write(const output *o, size_t index, const fetch_response *r,
                  int file_error, const char *note);
 
-/* run.c: fetch everything, write as results come. */
+/* What the command line asks for (main.c). */
 typedef struct config {
     fetch_options fo;
     fetch_request req; /* method, body: the same for every URL */
@@ -87,11 +105,80 @@ typedef struct config {
     double deadline;  /* -T; 0 = none */
     int as_completed; /* --as-completed */
     int no_buffer;    /* -N: the oldest body goes out as it arrives */
-    size_t threads;   /* --threads: event loops, each its own client */
 } config;
 
+typedef struct runner runner;
+
+/* One request from the moment it is read until its result is written. */
+typedef struct slot {
+    runner *r;
+    size_t index; /* 1-based position in the input */
+    char *url;
+    fetch_task *task;
+    int done;
+    int file_error;        /* -o: DIR/N could not be made (errno) */
+    part part;             /* -o: the body's temporary file */
+    struct evbuffer *body; /* streaming: what arrived, not written yet */
+    off_t start;           /* streaming into a file: where the body begins */
+    size_t streamed;       /* ... and how much of it went out */
+} slot;
+
+/* run.c: the run, shared by writer.c and stream.c. */
+struct runner {
+    const config *cfg;
+    input *in;
+    fetch_client *client;
+    struct event_base *base;
+    struct event *readable; /* the input pipe has something */
+    struct event *deadline; /* -T: stop reading */
+    struct event *flush;    /* flush stdout after this loop turn */
+    size_t submitted, outstanding, window;
+    int input_done;
+    int input_cut; /* the deadline came before the input ended */
+    int failed;
+    int plain; /* GET, no body, no -o, no streaming: fetch_get() */
+    /* writer.c: request order */
+    slot **ring; /* window slots, oldest at head */
+    size_t head;
+    /* stream.c: the oldest body to stdout as it arrives */
+    int stream;   /* -N, or stdout a file fetchall writes at the end of */
+    int seekable; /* stdout is a regular file we write at the end of */
+    int append;   /* ... opened with O_APPEND (>>) */
+    int retract;  /* ... and a failed body is cut off again (not -N) */
+    pthread_mutex_t out_lock; /* every use of stdout */
+    slot *streaming;          /* under out_lock: the body going out now */
+    /* run.c: signals */
+    sigset_t signals;
+    pthread_t signal_thread;
+};
+
 /* Returns the exit status: 0, 1 (a request failed), 2 (no URLs, or the
-   input could not be read). */
-int run(const config *cfg, input *in);
+   input could not be read). threads: event loops. */
+int run(const config *cfg, input *in, int threads);
+void fatal(const char *what);
+/* stdout went away (e.g. `| head`): end the way a pipeline expects. */
+void stdout_failed(void);
+void flush_stdout(void);
+
+/* stream.c */
+void stream_setup(runner *r);
+/* fetch_data_cb for a body that may stream to stdout (on a loop thread) */
+int stream_chunk(fetch_task *task, const char *p, size_t len, void *arg);
+/* s is the oldest unwritten now: its chunks go to stdout from here on */
+void stream_begin(runner *r, slot *s);
+/* Under out_lock, s finished: stop streaming it; a failed body is cut
+   back out of a file. note gets what the error line should add, if
+   anything. Then what did not stream yet is written if ok. */
+void stream_end(runner *r, slot *s, int ok, char *note, size_t len);
+/* Under out_lock, a signal: take a half body back out of the file. */
+void stream_abort(runner *r);
+/* Under out_lock: write what b holds for slot s. */
+void stream_buffer(slot *s, struct evbuffer *b);
+
+/* writer.c */
+/* A slot's request finished: write, in order, what may be written. */
+void writer_done(runner *r, slot *s);
+/* A new slot was read (request order keeps a ring of them). */
+void writer_add(runner *r, slot *s);
 
 #endif

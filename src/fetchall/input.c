@@ -1,30 +1,40 @@
-/* URL input: arguments first, then one URL a line from each -i FILE (or
-   stdin) in the order given. */
+/*
+ * URL input: arguments first, then one URL a line from each -i FILE (or
+ * stdin) in the order given. A regular file is read as it is needed; a
+ * pipe or terminal only after the event loop says it is readable, one
+ * read() at a time, so that a slow writer never holds up the deadline, the
+ * timeouts or the output.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
 
 #include "fetchall.h"
 
-static FILE *open_path(const char *path)
+/* Open path ("-": stdin) for reading; a directory is refused. */
+static int open_path(const char *path)
 {
     struct stat st;
-    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (f != stdin)
-            fclose(f);
+    int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (fd != 0)
+            close(fd);
         errno = EISDIR;
-        return NULL;
+        return -1;
     }
-    return f;
+    return fd;
 }
 
-static void close_file(input *in)
+static void close_fd(input *in)
 {
-    if (in->file && in->file != stdin)
-        fclose(in->file);
-    in->file = NULL;
+    if (in->fd > 0)
+        close(in->fd);
+    in->fd = -1;
 }
 
 int input_open(input *in, char **args, int nargs, const char *const *paths,
@@ -35,55 +45,115 @@ int input_open(input *in, char **args, int nargs, const char *const *paths,
     in->nargs = nargs;
     in->paths = paths;
     in->npaths = npaths;
+    in->fd = -1;
+    if (!(in->buf = evbuffer_new()))
+        return -1;
     /* every file now: a typo in the third is a usage error, not a surprise
        after the first two were fetched */
     for (int i = 0; i < npaths; i++) {
-        FILE *f = open_path(paths[i]);
-        if (!f) {
+        int fd = open_path(paths[i]);
+        if (fd < 0) {
             fprintf(stderr, "fetchall: %s: %s\n", paths[i], strerror(errno));
             return -1;
         }
-        if (f != stdin)
-            fclose(f);
+        if (fd != 0)
+            close(fd);
     }
     return 0;
 }
 
-const char *input_next(input *in)
+/* The next input, if any. 0, or -1 at the end or on an error. */
+static int next_file(input *in)
 {
-    if (in->next_arg < in->nargs)
-        return in->args[in->next_arg++];
+    struct stat st;
+    if (in->next_path == in->npaths || in->failed)
+        return -1;
+    const char *path = in->paths[in->next_path++];
+    if ((in->fd = open_path(path)) < 0) {
+        fprintf(stderr, "fetchall: %s: %s\n", path, strerror(errno));
+        in->failed = 1;
+        return -1;
+    }
+    in->eof = 0;
+    in->direct = fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode);
+    return 0;
+}
+
+void input_fill(input *in)
+{
+    int n = evbuffer_read(in->buf, in->fd, 1 << 16);
+    if (n == 0) {
+        in->eof = 1;
+    } else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+        fprintf(stderr, "fetchall: %s: %s\n", in->paths[in->next_path - 1],
+                strerror(errno));
+        in->failed = in->eof = 1;
+    }
+}
+
+/* A line: blank ones and comments are skipped, white space around taken
+   off. Returns it, or NULL to skip. */
+static char *url_of(char *s)
+{
+    char *e;
+    s += strspn(s, " \t\r\n");
+    e = s + strlen(s);
+    while (e > s && strchr(" \t\r\n", e[-1]))
+        *--e = '\0';
+    return *s && *s != '#' ? s : NULL;
+}
+
+int input_next(input *in, const char **url)
+{
+    if (in->next_arg < in->nargs) {
+        *url = in->args[in->next_arg++];
+        return INPUT_URL;
+    }
     for (;;) {
-        if (!in->file) {
-            if (in->next_path == in->npaths || in->failed)
-                return NULL;
-            const char *path = in->paths[in->next_path++];
-            if (!(in->file = open_path(path))) {
-                fprintf(stderr, "fetchall: %s: %s\n", path, strerror(errno));
-                in->failed = 1;
-                return NULL;
+        size_t n;
+        char *s;
+        if (in->fd < 0 && next_file(in) != 0)
+            return INPUT_END;
+        free(in->line);
+        in->line = evbuffer_readln(in->buf, &n, EVBUFFER_EOL_LF);
+        if (!in->line && in->eof && evbuffer_get_length(in->buf)) {
+            n = evbuffer_get_length(in->buf); /* the last, without a LF */
+            if ((in->line = malloc(n + 1))) {
+                evbuffer_remove(in->buf, in->line, n);
+                in->line[n] = '\0';
             }
         }
-        while (getline(&in->line, &in->cap, in->file) >= 0) {
-            char *s = in->line, *e;
-            s += strspn(s, " \t\r\n");
-            e = s + strlen(s);
-            while (e > s && strchr(" \t\r\n", e[-1]))
-                *--e = '\0';
-            if (*s && *s != '#') /* skip blank lines and comments */
-                return s;
+        if (in->line) {
+            if ((s = url_of(in->line))) {
+                *url = s;
+                return INPUT_URL;
+            }
+            continue;
         }
-        if (ferror(in->file)) {
-            const char *path = in->paths[in->next_path - 1];
-            fprintf(stderr, "fetchall: %s: %s\n", path, strerror(errno));
-            in->failed = 1;
+        if (in->eof) {
+            close_fd(in);
+            continue;
         }
-        close_file(in);
+        if (!in->direct)
+            return INPUT_WAIT;
+        input_fill(in); /* a file: reading it does not wait for anyone */
     }
+}
+
+int input_fd(const input *in)
+{
+    return in->fd;
+}
+
+void input_wait_failed(input *in)
+{
+    in->direct = 1; /* epoll takes no /dev/null: read it straight away */
 }
 
 void input_close(input *in)
 {
-    close_file(in);
+    close_fd(in);
+    if (in->buf)
+        evbuffer_free(in->buf);
     free(in->line);
 }

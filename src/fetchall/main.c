@@ -261,7 +261,8 @@ typedef struct args {
     int n_inputs, n_headers;
     const char *output_dir;
     int clobber;
-    char *data; /* -d @FILE's bytes */
+    int threads; /* --threads; 0: from the cores and -j */
+    char *data;  /* -d @FILE's bytes */
 } args;
 
 /* Append s to the array *list of *n. */
@@ -284,7 +285,6 @@ static int parse(args *a, int argc, char **argv)
     fetch_request_init(&cfg->req);
     cfg->fo.timeout = 30;
     cfg->fo.keep_headers = 0; /* the command never reads them */
-    cfg->threads = 0;         /* by default, from the cores and -j, below */
     while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:kqhVN",
                             long_options, NULL)) != -1) {
         int bad = 0;
@@ -375,7 +375,7 @@ static int parse(args *a, int argc, char **argv)
         case OPT_THREADS: {
             int n;
             bad = parse_int(optarg, 1, &n);
-            cfg->threads = (size_t)n;
+            a->threads = n;
             break;
         }
         case OPT_FAIL:
@@ -423,8 +423,10 @@ static int fetch_all(args *a, char **urls, int n_urls)
                    a->n_inputs ? a->inputs
                    : n_urls    ? NULL
                                : stdin_only,
-                   a->n_inputs ? a->n_inputs : !n_urls) != 0)
+                   a->n_inputs ? a->n_inputs : !n_urls) != 0) {
+        input_close(&in);
         return 2;
+    }
     if (a->output_dir) {
         char why[512];
         if (outdir_open(&dir, a->output_dir, a->clobber, why, sizeof why)) {
@@ -438,20 +440,20 @@ static int fetch_all(args *a, char **urls, int n_urls)
     }
     cfg->out.err_is_out = same_file(STDOUT_FILENO, STDERR_FILENO);
     limit_concurrency(&cfg->fo, a->output_dir != NULL);
-    if (!cfg->threads) {
+    if (!a->threads) {
         /* a loop per core; opening thousands of connections at once
            overlaps better over two per core (measured: W2 in bench/run) */
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg->threads = cores > 1 ? (size_t)cores : 1;
+        a->threads = cores > 1 ? (int)cores : 1;
         if (cfg->fo.max_concurrency >= 1000)
-            cfg->threads *= 2;
-        if (cfg->threads > 16)
-            cfg->threads = 16;
+            a->threads *= 2;
+        if (a->threads > 16)
+            a->threads = 16;
     }
     /* bodies go out in big writes, not 4 KiB ones */
     static char stdout_buf[1 << 16];
     setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
-    status = run(cfg, &in);
+    status = run(cfg, &in, a->threads);
     if (status == 2 && !in.failed)
         status = usage_error("no URLs given", NULL, NULL);
     input_close(&in);

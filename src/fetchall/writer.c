@@ -1,0 +1,64 @@
+/*
+ * Writing results: in request order (a ring of the slots read, oldest at
+ * its head, each written once it and all before it are done) or in
+ * completion order (--as-completed, asyncio.as_completed). A written
+ * slot's task is freed at once.
+ */
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "fetchall.h"
+
+static void slot_free(slot *s)
+{
+    fetch_task_free(s->task);
+    if (s->body)
+        evbuffer_free(s->body);
+    free(s->url);
+    free(s);
+}
+
+void writer_add(runner *r, slot *s)
+{
+    if (r->cfg->as_completed)
+        return;
+    r->ring[(r->head + r->outstanding - 1) % r->window] = s;
+    if (r->outstanding == 1) /* the oldest: it may stream */
+        stream_begin(r, s);
+}
+
+static void write_result(runner *r, slot *s)
+{
+    const fetch_response *resp = fetch_task_response(s->task);
+    char note[128] = "";
+    int ok = resp->error == FETCH_OK;
+    r->failed |= !ok || s->file_error;
+    pthread_mutex_lock(&r->out_lock);
+    stream_end(r, s, ok, note, sizeof note);
+    if (output_write(&r->cfg->out, s->index, resp, s->file_error,
+                     note[0] ? note : NULL) != 0)
+        stdout_failed();
+    if (s->body && ok) /* what did not stream yet */
+        stream_buffer(s, s->body);
+    pthread_mutex_unlock(&r->out_lock);
+    r->outstanding--;
+    slot_free(s);
+}
+
+void writer_done(runner *r, slot *s)
+{
+    if (r->cfg->as_completed) {
+        write_result(r, s);
+        return;
+    }
+    while (r->outstanding && r->ring[r->head]->done) {
+        slot *oldest = r->ring[r->head];
+        r->ring[r->head] = NULL;
+        r->head = (r->head + 1) % r->window;
+        write_result(r, oldest);
+    }
+    if (r->outstanding)
+        stream_begin(r, r->ring[r->head]);
+}
