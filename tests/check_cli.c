@@ -587,6 +587,145 @@ START_TEST(tls_options)
 }
 END_TEST
 
+/* The limits are the run's, whatever the number of loops, counted by the
+   servers: never exceeded, and reached (no slot left idle or held behind
+   another loop's slow request). */
+START_TEST(limits_hold_over_any_number_of_loops)
+{
+    test_server other;
+    ts_start(&other);
+    const char *loops[] = {"1", "2", "8"};
+    char *same = malloc(64 * 100), *mixed = malloc(64 * 100),
+         *two = malloc(64 * 100);
+    same[0] = mixed[0] = two[0] = '\0';
+    for (int i = 0; i < 30; i++)
+        strcat(same, ts_url(&srv, "/delay/100?i=%d\n", i));
+    for (int i = 0; i < 4; i++) { /* slow ones and fast ones, alternating */
+        strcat(mixed, ts_url(&srv, "/delay/600?i=%d\n", i));
+        strcat(mixed, ts_url(&other, "/delay/10?i=%d\n", i));
+    }
+    for (int i = 0; i < 16; i++) {
+        strcat(two, ts_url(&srv, "/delay/50?i=%d\n", i));
+        strcat(two, ts_url(&other, "/delay/50?i=%d\n", i));
+    }
+    for (int k = 0; k < 3; k++) {
+        run_result r;
+        long inflight, max, total, omax;
+        ts_reset(&srv);
+        RUN(&r, same, "--threads", loops[k], "-j", "3", "-i", "-");
+        ck_assert_int_eq(r.status, 0);
+        ts_stats(&srv, &inflight, &max, &total);
+        ck_assert_msg(max == 3, "%s loops, -j 3: %ld at once", loops[k], max);
+        run_free(&r);
+
+        /* -j 2: when a fast one ends, its slot takes the next slow one */
+        ts_reset(&srv);
+        RUN(&r, mixed, "--threads", loops[k], "-j", "2", "-i", "-");
+        ck_assert_int_eq(r.status, 0);
+        ts_stats(&srv, &inflight, &max, &total);
+        ck_assert_msg(max == 2, "%s loops: %ld slow at once", loops[k], max);
+        run_free(&r);
+
+        ts_reset(&srv);
+        ts_reset(&other);
+        RUN(&r, two, "--threads", loops[k], "--per-host", "2", "-i", "-");
+        ck_assert_int_eq(r.status, 0);
+        ts_stats(&srv, &inflight, &max, &total);
+        ts_stats(&other, &inflight, &omax, &total);
+        ck_assert_msg(max == 2 && omax == 2, "%s loops, --per-host 2: %ld, %ld",
+                      loops[k], max, omax);
+        run_free(&r);
+    }
+    free(same);
+    free(mixed);
+    free(two);
+    ts_stop(&other);
+}
+END_TEST
+
+/* fetchall with its stdin, stdout and stderr as pipes of the test's. */
+struct piped {
+    pid_t pid;
+    int in, out, err;
+};
+
+static void start_piped(struct piped *p, const char *const argv[])
+{
+    int in[2], out[2], err[2];
+    ck_assert_int_eq(pipe(in), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(pipe(err), 0);
+    p->pid = run_spawn(argv, in[0], out[1], err[1], 0);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    p->in = in[1];
+    p->out = out[0];
+    p->err = err[0];
+}
+
+static void send_line(struct piped *p, const char *url)
+{
+    char line[512];
+    snprintf(line, sizeof line, "%s\n", url);
+    ck_assert_int_eq(write(p->in, line, strlen(line)), (ssize_t)strlen(line));
+}
+
+/* Read fd until what it gave holds needle; 30 s of silence fails. */
+static void read_until(int fd, char *buf, size_t cap, const char *needle)
+{
+    size_t have = strlen(buf);
+    while (!strstr(buf, needle)) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        ck_assert_msg(poll(&pf, 1, 30000) == 1, "no \"%s\" in: %s", needle,
+                      buf);
+        ssize_t n = read(fd, buf + have, cap - 1 - have);
+        ck_assert_msg(n > 0, "no \"%s\" in: %s", needle, buf);
+        have += (size_t)n;
+        buf[have] = '\0';
+    }
+}
+
+/* A slow pipe holds nothing up: each result, a timeout and the deadline
+   come while the test still holds the pipe open, before it writes more. */
+START_TEST(a_slow_pipe_holds_nothing_up)
+{
+    const char *orders[] = {"--as-completed", "-q"};
+    for (int k = 0; k < 2; k++) {
+        struct piped p;
+        char out[4096] = "", err[4096] = "";
+        start_piped(&p, (const char *const[]){fetchall, orders[k], "-t", "1",
+                                              "-i", "-", NULL});
+        send_line(&p, ts_url(&srv, "/bytes/3"));
+        read_until(p.out, out, sizeof out, "abc");
+        send_line(&p, ts_url(&srv, "/bytes/4"));
+        read_until(p.out, out, sizeof out, "abcabcd");
+        if (k == 0) { /* the per-request timeout, while the pipe is open */
+            send_line(&p, ts_url(&srv, "/delay/20000"));
+            read_until(p.err, err, sizeof err, "timed out");
+        }
+        close(p.in);
+        ck_assert_int_eq(run_reap(p.pid), k == 0 ? 1 : 0);
+        close(p.out);
+        close(p.err);
+    }
+    /* -T: the run ends at its deadline, though the pipe stays open */
+    struct piped p;
+    char out[4096] = "", err[4096] = "";
+    start_piped(&p, (const char *const[]){fetchall, "-T", "1", NULL});
+    send_line(&p, ts_url(&srv, "/bytes/2"));
+    send_line(&p, ts_url(&srv, "/delay/20000"));
+    read_until(p.err, err, sizeof err, "while reading the input");
+    ck_assert_int_eq(run_reap(p.pid), 1); /* before the pipe was closed */
+    read_until(p.out, out, sizeof out, "ab");
+    ck_assert_ptr_nonnull(strstr(err, "[2] "));
+    ck_assert_ptr_nonnull(strstr(err, "deadline of 1 s reached while"));
+    close(p.in);
+    close(p.out);
+    close(p.err);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("fetchall");
@@ -610,6 +749,8 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, no_buffer_streams_the_oldest_body);
     tcase_add_test(tc, file_stdout_streams_and_cuts_off_a_failed_body);
     tcase_add_test(tc, tls_options);
+    tcase_add_test(tc, limits_hold_over_any_number_of_loops);
+    tcase_add_test(tc, a_slow_pipe_holds_nothing_up);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -459,7 +459,7 @@ START_TEST(long_urls_keep_their_reason)
     ck_assert_ptr_nonnull(strstr(m, "aaa: Failed to connect"));
     fetch_task_free(t);
     assert_idle(c);
-    fetch_client_free(c);
+    client_free(c);
     free(url);
 }
 END_TEST
@@ -726,7 +726,7 @@ START_TEST(library_rejects_bad_arguments)
     fetch_task_free(t);
     fetch_task_free(p);
     assert_idle(c);
-    fetch_client_free(c);
+    client_free(c);
 }
 END_TEST
 
@@ -763,7 +763,7 @@ START_TEST(library_messages_are_safe)
     fetch_url_redact(b, sizeof b, "https://h/p?x=@y");
     ck_assert_str_eq(b, "https://h/p?x=@y");
     assert_idle(c);
-    fetch_client_free(c);
+    client_free(c);
 }
 END_TEST
 
@@ -772,7 +772,7 @@ START_TEST(library_scheme_less_url_is_http)
     fetch_options o;
     test_options(&o);
     o.proxy = srv.base; /* nothing is looked up */
-    fetch_client *c = fetch_client_new(&o, NULL, NULL);
+    fetch_client *c = client_new(&o, NULL);
     fetch_task *t = fetch_get(c, "ftp.example/x", NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(t, FETCH_WAIT_FOREVER), FETCH_OK);
     ck_assert_str_eq(fetch_task_response(t)->body,
@@ -780,7 +780,7 @@ START_TEST(library_scheme_less_url_is_http)
     ck_assert_str_eq(fetch_task_url(t), "ftp.example/x");
     fetch_task_free(t);
     assert_idle(c);
-    fetch_client_free(c);
+    client_free(c);
 }
 END_TEST
 
@@ -791,7 +791,7 @@ static void free_client_cb(fetch_task *t, void *arg)
 {
     calls[(long)arg]++;
     if (fetch_task_response(t)->error == FETCH_OK && victim) {
-        fetch_client_free(victim); /* deferred */
+        client_drop(victim); /* deferred: it is inside a callback */
         ck_assert_ptr_null(fetch_get(victim, "http://127.0.0.1:1/", NULL, NULL,
                                      NULL)); /* it takes no new work */
         victim = NULL;
@@ -820,7 +820,7 @@ START_TEST(library_client_freed_from_a_callback)
     }
     /* embedded: the client is gone once the event that ran it returns */
     struct event_base *base = event_base_new();
-    c = fetch_client_new(NULL, base, NULL);
+    c = client_new(NULL, base);
     memset(calls, 0, sizeof calls);
     for (long i = 0; i < 3; i++)
         t[i] = fetch_get(
@@ -859,7 +859,7 @@ START_TEST(library_task_freed_twice_aborts)
     fetch_wait_for(t, FETCH_WAIT_FOREVER);
     fetch_task_free(t);
     fetch_task_free(t); /* aborts with a message */
-    fetch_client_free(c);
+    client_free(c);
 #endif
 }
 END_TEST
@@ -895,7 +895,7 @@ START_TEST(library_deadline_ends_everything)
     ck_assert_int_eq(fetch_wait_for(late, 5), FETCH_OK);
     fetch_task_free(late);
     assert_idle(c);
-    fetch_client_free(c);
+    client_free(c);
 }
 END_TEST
 
@@ -929,7 +929,7 @@ START_TEST(library_out_of_descriptors_is_reported_as_such)
     ck_assert_int_gt(ok, 0);
     ck_assert_int_gt(nofd, 0);
     assert_idle(c);
-    fetch_client_free(c);
+    client_free(c);
     setrlimit(RLIMIT_NOFILE, &old);
 }
 END_TEST
@@ -961,7 +961,7 @@ START_TEST(library_data_callback_says_why)
         fetch_task_free(t);
     }
     assert_idle(c);
-    fetch_client_free(c);
+    client_free(c);
 }
 END_TEST
 

@@ -1,6 +1,7 @@
 /* Test helpers: start/stop the test server, run commands, read /stats. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <event2/event.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -11,11 +12,16 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "libfetch.h"
 
 test_server srv;
+
+/* The clients of the test under way. */
+static fetch_client *live[16];
+static size_t nlive;
 
 void srv_setup(void)
 {
@@ -25,6 +31,7 @@ void srv_setup(void)
 void srv_teardown(void)
 {
     ts_stop(&srv);
+    ck_assert_msg(nlive == 0, "the test left %zu client(s) behind", nlive);
 }
 
 int run_suite(Suite *s)
@@ -64,6 +71,17 @@ double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+fetch_client *client_new(const fetch_options *o, struct event_base *base)
+{
+    int err = -1;
+    fetch_client *c = fetch_client_new(o, base, &err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(err, FETCH_OK);
+    ck_assert_uint_lt(nlive, sizeof live / sizeof live[0]);
+    live[nlive++] = c;
+    return c;
+}
+
 fetch_client *client_with(int concurrency, int per_host, double timeout)
 {
     fetch_options o;
@@ -71,11 +89,7 @@ fetch_client *client_with(int concurrency, int per_host, double timeout)
     o.max_concurrency = concurrency;
     o.max_per_host = per_host;
     o.timeout = timeout;
-    int err = -1;
-    fetch_client *c = fetch_client_new(&o, NULL, &err);
-    ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(err, FETCH_OK);
-    return c;
+    return client_new(&o, NULL);
 }
 
 void assert_idle(fetch_client *c)
@@ -84,6 +98,89 @@ void assert_idle(fetch_client *c)
     fetch_client_stats(c, &st);
     ck_assert_uint_eq(st.queued, 0);
     ck_assert_uint_eq(st.running, 0);
+    /* libcurl may have a timer of its own to run after the last transfer
+       (closing a connection), and a loop thread takes a cancelled transfer
+       out a moment later: let them, for a bounded while */
+    double start = now_s(), give_up = start + 5;
+    while ((st.sockets || st.timers) && now_s() < give_up) {
+        if (st.loops == 1)
+            event_base_loop(fetch_client_base(c), EVLOOP_NONBLOCK);
+        usleep(1000);
+        fetch_client_stats(c, &st);
+    }
+    if (getenv("FETCH_TEST_SETTLE") && now_s() - start > 0.001)
+        fprintf(stderr, "settled in %.3f s\n", now_s() - start);
+    ck_assert_msg(st.sockets == 0, "%zu sockets still watched", st.sockets);
+    ck_assert_msg(st.timers == 0, "%zu timers still pending (%zu loops)",
+                  st.timers, st.loops);
+}
+
+static void forget(fetch_client *c)
+{
+    for (size_t i = 0; i < nlive; i++)
+        if (live[i] == c) {
+            live[i] = live[--nlive];
+            return;
+        }
+    ck_abort_msg("not a client of this test");
+}
+
+void client_free(fetch_client *c)
+{
+    assert_idle(c);
+    forget(c);
+    fetch_client_free(c);
+}
+
+/* Wait for t and check what the wait says: its result, no call error. */
+static void wait_result(fetch_task *t)
+{
+    ck_assert_ptr_nonnull(t);
+    int rc = fetch_wait_for(t, 60);
+    ck_assert_msg(fetch_task_done(t), "the wait returned %d early", rc);
+    ck_assert_int_eq(rc, fetch_task_response(t)->error);
+}
+
+fetch_task *get_one(fetch_client *c, const char *url)
+{
+    fetch_task *t = fetch_get(c, url, NULL, NULL, NULL);
+    wait_result(t);
+    return t;
+}
+
+fetch_task *submit_wait(fetch_client *c, const fetch_request *r)
+{
+    fetch_task *t = fetch_submit(c, r, NULL, NULL, NULL);
+    wait_result(t);
+    return t;
+}
+
+char *get_body(fetch_client *c, const char *url)
+{
+    fetch_task *t = get_one(c, url);
+    char *b = strdup(fetch_task_response(t)->body);
+    fetch_task_free(t);
+    return b;
+}
+
+void free_all(fetch_task **tasks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fetch_task_free(tasks[i]);
+}
+
+int done_order[16], n_done;
+
+void record(fetch_task *t, void *arg)
+{
+    (void)t;
+    done_order[n_done++] = (int)(long)arg;
+}
+
+void client_drop(fetch_client *c)
+{
+    forget(c);
+    fetch_client_free(c);
 }
 
 static const char *env_or(const char *name, const char *fallback)

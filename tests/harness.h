@@ -76,11 +76,34 @@ char *expected_bytes(size_t n);
 /* Count occurrences of needle in haystack. */
 size_t count_str(const char *haystack, const char *needle);
 
-/* libfetch helpers for the library suites. */
+/* libfetch helpers for the library suites. Every client a test makes
+   goes through client_new() and ends with client_free(), which asserts it
+   idle; the fixture's teardown fails a test that left one behind (as
+   libuv's tests assert uv_loop_close() == 0). */
 struct fetch_client;
-/* A client with these limits (timeout in seconds, 0 = none); asserts. */
+struct event_base;
+struct fetch_client *client_new(const struct fetch_options *o,
+                                struct event_base *base);
+/* A client with these limits (timeout in seconds, 0 = none). */
 struct fetch_client *client_with(int concurrency, int per_host, double timeout);
-/* Nothing queued or running is left behind. */
+/* Nothing queued or running, no socket watched, no timer pending (a loop
+   thread has a moment to take a cancelled transfer out). */
 void assert_idle(struct fetch_client *c);
+void client_free(struct fetch_client *c);
+/* A request and its result, the wait's return checked (the task's own
+   result, never a call error). */
+struct fetch_task;
+struct fetch_request;
+struct fetch_task *get_one(struct fetch_client *c, const char *url);
+struct fetch_task *submit_wait(struct fetch_client *c,
+                               const struct fetch_request *r);
+/* get_one()'s body, malloc'd; the task is freed. */
+char *get_body(struct fetch_client *c, const char *url);
+void free_all(struct fetch_task **tasks, size_t n);
+/* A completion callback that records its arg (an int) in done_order. */
+extern int done_order[16], n_done;
+void record(struct fetch_task *t, void *arg);
+/* Free a client that still has work, on purpose (it is the test). */
+void client_drop(struct fetch_client *c);
 
 #endif
