@@ -1,6 +1,7 @@
 """The aiohttp peer for bench/run: fetch every URL of a file with one
-ClientSession, TCPConnector(limit=N), asyncio.gather; bodies are read and
-dropped. Usage: aiohttp_fetch.py URLS_FILE CONCURRENCY [CA_FILE]"""
+ClientSession, TCPConnector(limit=N, limit_per_host=P), asyncio.gather;
+bodies are read and dropped.
+Usage: aiohttp_fetch.py URLS_FILE CONCURRENCY [CA_FILE|-] [PER_HOST]"""
 import asyncio
 import ssl
 import sys
@@ -14,11 +15,12 @@ async def fetch(session, url):
         return resp.status
 
 
-async def main(path, limit, cafile):
+async def main(path, limit, cafile, per_host):
     with open(path) as f:
         urls = [line.strip() for line in f if line.strip()]
     ctx = ssl.create_default_context(cafile=cafile) if cafile else None
-    conn = aiohttp.TCPConnector(limit=limit, ssl=ctx if ctx else None)
+    conn = aiohttp.TCPConnector(limit=limit, limit_per_host=per_host,
+                                ssl=ctx if ctx else None)
     timeout = aiohttp.ClientTimeout(total=None)
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as s:
         results = await asyncio.gather(*(fetch(s, u) for u in urls),
@@ -30,4 +32,6 @@ async def main(path, limit, cafile):
 
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]),
-                 sys.argv[3] if len(sys.argv) > 3 else None))
+                 sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] != "-"
+                 else None,
+                 int(sys.argv[4]) if len(sys.argv) > 4 else 0))

@@ -121,10 +121,13 @@ size_t fetch_text_escape(char *dst, size_t size, const char *src, size_t len,
    letter, then letters, digits, + - or .). */
 size_t fetch__scheme_len(const char *url)
 {
-    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
-                           "XYZ0123456789+-.");
-    int alpha = (url[0] | 0x20) >= 'a' && (url[0] | 0x20) <= 'z';
-    return n && alpha && !strncmp(url + n, "://", 3) ? n + 3 : 0;
+    size_t n = 0; /* a loop, not strspn(): it runs twice per request */
+    if (!isalpha((unsigned char)url[0]))
+        return 0;
+    while (isalnum((unsigned char)url[n]) || url[n] == '+' || url[n] == '-' ||
+           url[n] == '.')
+        n++;
+    return !strncmp(url + n, "://", 3) ? n + 3 : 0;
 }
 
 /* Where the authority of url begins and ends: after "scheme://" (or at the
