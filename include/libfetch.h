@@ -313,6 +313,10 @@ typedef struct fetch_stats {
     size_t timers;   /**< timers pending: libcurl's, the scheduler's, the
                           deadline (none when the client is idle) */
     size_t loops;    /**< event loops carrying transfers */
+    /** free slots that no queued request may take now, each waiting for
+     *  its host (its max_per_host, or a time): a producer that holds more
+     *  requests back could submit them */
+    size_t idle_slots;
 } fetch_stats;
 
 /** Fill *stats for client; use the macro fetch_client_stats(client, stats),

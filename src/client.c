@@ -326,6 +326,7 @@ void fetch_client_stats_size(const fetch_client *c, fetch_stats *out,
        slot a moment longer, until it has taken it out of libcurl */
     fetch__lock(m);
     s.queued = c->sched.queued;
+    s.idle_slots = fetch__sched_idle(&c->sched);
     fetch__unlock(m);
     s.running = c->nunfinished - c->ndoomed - s.queued;
     fetch__loops_count(m, &s.sockets, &s.timers);

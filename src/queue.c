@@ -20,6 +20,7 @@ struct fetch__host {
     struct fetch__qlist waiting; /* FIFO */
     double eligible_at;          /* in the heap while in_heap */
     size_t heap_at;              /* its index there */
+    size_t startable;            /* how many it may start now */
     int in_heap, in_ready;
     TAILQ_ENTRY(fetch__host) ready_link;
     const char *key; /* "scheme://host:port", stored after the struct */
@@ -105,10 +106,19 @@ static int can_start(const struct fetch__sched *s, const struct fetch__host *h)
            (!s->per_host || h->running < s->per_host);
 }
 
-/* Put h on the ready list, or take it off, as its state says. */
+/* Put h on the ready list, or take it off, as its state says, and keep
+   the sum of what the ready hosts may start. */
 static void update(struct fetch__sched *s, struct fetch__host *h)
 {
     int ready = can_start(s, h);
+    size_t n = 0;
+    if (ready) {
+        n = h->queued;
+        if (s->per_host && s->per_host - h->running < n)
+            n = s->per_host - h->running;
+    }
+    s->startable = s->startable - h->startable + n;
+    h->startable = n;
     if (ready && !h->in_ready)
         TAILQ_INSERT_TAIL(&s->ready, h, ready_link);
     else if (!ready && h->in_ready)
@@ -123,6 +133,7 @@ static void maybe_free(struct fetch__sched *s, struct fetch__host *h)
         return;
     if (h->in_ready)
         TAILQ_REMOVE(&s->ready, h, ready_link);
+    s->startable -= h->startable;
     tdelete(h, &s->tree, host_cmp);
     s->hosts--;
     free(h);
@@ -141,7 +152,7 @@ static struct fetch__host *host_of(struct fetch__sched *s, const char *key)
         free(h);
         return NULL;
     }
-    h->queued = h->running = 0;
+    h->queued = h->running = h->startable = 0;
     h->in_heap = h->in_ready = 0;
     TAILQ_INIT(&h->waiting);
     s->hosts++;
@@ -233,6 +244,12 @@ void fetch__sched_defer(struct fetch__sched *s, struct fetch__qnode *n,
     heap_set(s, s->heap_len++, h);
     sift_up(s, h->heap_at);
     update(s, h);
+}
+
+size_t fetch__sched_idle(const struct fetch__sched *s)
+{
+    size_t free = s->running < s->limit ? s->limit - s->running : 0;
+    return free > s->startable ? free - s->startable : 0;
 }
 
 double fetch__sched_wake_at(const struct fetch__sched *s)

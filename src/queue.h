@@ -23,7 +23,8 @@ struct fetch__sched {
     size_t limit;    /* most in flight; >= 1 */
     size_t per_host; /* most in flight to one host; 0 = no limit */
     size_t queued, running, hosts;
-    void *tree;                      /* tsearch() tree of hosts by key */
+    size_t startable; /* what the ready hosts may start now, in all */
+    void *tree;       /* tsearch() tree of hosts by key */
     TAILQ_HEAD(, fetch__host) ready; /* may start one now: round-robin */
     struct fetch__host **heap;       /* waiting for a time, earliest on top */
     size_t heap_len, heap_cap;
@@ -46,6 +47,9 @@ void fetch__sched_done(struct fetch__sched *s, struct fetch__qnode *n);
 /* n's host may start nothing before time until (a back-off, a rate). */
 void fetch__sched_defer(struct fetch__sched *s, struct fetch__qnode *n,
                         double until);
+/* Free slots that the queued requests cannot fill now (they wait for their
+   hosts: the limit per host, or a time): more requests could use them. */
+size_t fetch__sched_idle(const struct fetch__sched *s);
 /* When the earliest waiting host becomes eligible, or -1 when none waits. */
 double fetch__sched_wake_at(const struct fetch__sched *s);
 

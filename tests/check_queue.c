@@ -128,6 +128,29 @@ START_TEST(per_host_limit_is_exact)
 }
 END_TEST
 
+/* Free slots the queued requests cannot fill: a producer holding more back
+   should submit them. */
+START_TEST(idle_slots_are_what_the_queue_cannot_fill)
+{
+    struct fetch__sched s;
+    struct req a[5], b;
+    fetch__sched_init(&s, 10, 2);
+    ck_assert_uint_eq(fetch__sched_idle(&s), 10); /* nothing queued */
+    for (int i = 0; i < 5; i++)
+        push(&s, &a[i], 1, i);
+    ck_assert_uint_eq(fetch__sched_idle(&s), 8); /* host 1 may start 2 */
+    push(&s, &b, 2, 0);
+    ck_assert_uint_eq(fetch__sched_idle(&s), 7);
+    for (int i = 0; i < 3; i++)
+        ck_assert_ptr_nonnull(fetch__sched_next(&s, 0));
+    ck_assert_ptr_null(fetch__sched_next(&s, 0)); /* host 1 at its limit */
+    ck_assert_uint_eq(fetch__sched_idle(&s), 7);  /* 3 queued, none may go */
+    fetch__sched_done(&s, &a[0].q);
+    ck_assert_uint_eq(fetch__sched_idle(&s), 7); /* one may go: 8 - 1 */
+    fetch__sched_free(&s);
+}
+END_TEST
+
 START_TEST(removed_requests_leave_no_trace)
 {
     struct fetch__sched s;
@@ -242,6 +265,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, hosts_take_turns);
     tcase_add_test(tc, global_limit_is_exact);
     tcase_add_test(tc, per_host_limit_is_exact);
+    tcase_add_test(tc, idle_slots_are_what_the_queue_cannot_fill);
     tcase_add_test(tc, removed_requests_leave_no_trace);
     tcase_add_test(tc, a_waiting_host_waits_on_the_clock);
     tcase_add_test(tc, a_waiting_host_is_kept_while_empty);

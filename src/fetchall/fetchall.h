@@ -132,13 +132,15 @@ struct runner {
     struct event *readable; /* the input pipe has something */
     struct event *deadline; /* -T: stop reading */
     struct event *flush;    /* flush stdout after this loop turn */
-    size_t submitted, outstanding, window;
+    size_t submitted, outstanding;
+    size_t window, window_max; /* unwritten URLs read ahead, and beyond
+                                  while slots stand idle (--per-host) */
     int input_done;
     int input_cut; /* the deadline came before the input ended */
     int failed;
     int plain; /* GET, no body, no -o, no streaming: fetch_get() */
     /* writer.c: request order */
-    slot **ring; /* window slots, oldest at head */
+    slot **ring; /* window_max slots, oldest at head */
     size_t head;
     /* stream.c: the oldest body to stdout as it arrives */
     int stream;   /* -N, or stdout a file fetchall writes at the end of */

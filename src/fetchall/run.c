@@ -187,12 +187,27 @@ static void on_readable(evutil_socket_t fd, short ev, void *arg)
     maybe_end(r);
 }
 
-/* Read and submit URLs while the window has room and input is there; when
-   a pipe has nothing yet, wait for it as for any other event. */
+/* May one more URL be read? While the window has room; beyond it, up to
+   16 times as far, while slots stand idle because every queued request
+   waits for its host (its --per-host limit): a list that keeps a host's
+   URLs together needs more of them read to find other hosts. */
+static int room(runner *r)
+{
+    fetch_stats st;
+    if (r->outstanding < r->window)
+        return 1;
+    if (r->outstanding >= r->window_max)
+        return 0;
+    fetch_client_stats(r->client, &st);
+    return st.idle_slots > 0;
+}
+
+/* Read and submit URLs while there is room and input is there; when a pipe
+   has nothing yet, wait for it as for any other event. */
 static void pump(runner *r)
 {
     const char *url;
-    while (!r->input_done && r->outstanding < r->window) {
+    while (!r->input_done && room(r)) {
         switch (input_next(r->in, &url)) {
         case INPUT_URL:
             submit(r, url);
@@ -251,9 +266,10 @@ int run(const config *cfg, input *in, int threads)
     r.window = (size_t)fo.max_concurrency * 4;
     if (r.window < 1024)
         r.window = 1024;
+    r.window_max = fo.max_per_host ? 16 * r.window : r.window;
     stream_setup(&r);
     r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir && !r.stream;
-    if (!(r.ring = calloc(r.window, sizeof *r.ring)))
+    if (!(r.ring = calloc(r.window_max, sizeof *r.ring)))
         fatal("out of memory");
     pthread_mutex_init(&r.out_lock, NULL);
     start_signals(&r); /* before the client starts its loops' threads */

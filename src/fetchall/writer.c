@@ -24,7 +24,7 @@ void writer_add(runner *r, slot *s)
 {
     if (r->cfg->as_completed)
         return;
-    r->ring[(r->head + r->outstanding - 1) % r->window] = s;
+    r->ring[(r->head + r->outstanding - 1) % r->window_max] = s;
     if (r->outstanding == 1) /* the oldest: it may stream */
         stream_begin(r, s);
 }
@@ -56,7 +56,7 @@ void writer_done(runner *r, slot *s)
     while (r->outstanding && r->ring[r->head]->done) {
         slot *oldest = r->ring[r->head];
         r->ring[r->head] = NULL;
-        r->head = (r->head + 1) % r->window;
+        r->head = (r->head + 1) % r->window_max;
         write_result(r, oldest);
     }
     if (r->outstanding)
