@@ -13,7 +13,7 @@
  *   response.c  the body on its way in, what libcurl knew at the end, the
  *               fetch_response
  *   queue.c     the scheduler (no libcurl, no libevent)
- *   text.c, error.c
+ *   text.c, error.c, clock.c
  */
 #ifndef FETCH_INTERNAL_H
 #define FETCH_INTERNAL_H
@@ -241,9 +241,11 @@ void fetch__handle_free(struct fetch__handle *h);
 void fetch__handle_prepare(struct fetch__handle *h, fetch_task *t, int fresh);
 int fetch__slist_append(struct curl_slist **list, const char *s);
 
-/* loop.c */
+/* clock.c */
 double fetch__now(void);
 void fetch__timeval(struct timeval *tv, double seconds);
+
+/* loop.c */
 int fetch__loops_start(fetch_client *c);
 void fetch__loops_stop(fetch_client *c);
 void fetch__dispatch(fetch_client *c, struct fetch__loop *self);

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fetch-internal.h"
@@ -65,24 +64,6 @@ struct fetch__loop {
     int flush_on;
     pthread_mutex_t data_lock; /* a cancel waits for a data callback */
 };
-
-double fetch__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Seconds as a timeval for libevent; beyond ten years is "never" anyway. */
-void fetch__timeval(struct timeval *tv, double s)
-{
-    if (s > 3e8)
-        s = 3e8;
-    if (s < 0)
-        s = 0;
-    tv->tv_sec = (time_t)s;
-    tv->tv_usec = (suseconds_t)((s - (double)tv->tv_sec) * 1e6);
-}
 
 static void poke(int fd)
 {
@@ -634,7 +615,8 @@ void fetch__loops_stop(fetch_client *c)
  * The client finishes t (result, cancel, timeout, teardown): take it from
  * wherever it is, in one step under the lock, and mark it done. Returns the
  * state it was in. A queued task leaves the scheduler; one dispatched but
- * not started leaves its loop's inbox; a started one is stopped, at once on
+ * not started leaves its loop's inbox (its slot is free: the caller kicks
+ * the dispatch); a started one is stopped, at once on
  * this thread, else by its loop, which hands it back later (its data
  * callback is not called again: the loop's data lock sees to that).
  */
@@ -674,8 +656,6 @@ enum fetch__state fetch__task_detach(fetch_task *t, int code)
         break;
     }
     fetch__unlock(c);
-    if (prev == FETCH__DISPATCHED)
-        fetch__kick(c); /* its slot is free */
     if (held && !c->threaded) {
         stop(L, t); /* this thread: now */
     } else if (held) {

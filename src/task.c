@@ -403,6 +403,8 @@ static void finish(fetch_task *t, int code, CURLcode cc, const char *detail,
     t->done = 1;
     enum fetch__state prev = fetch__task_detach(t, code);
     double now = fetch__now();
+    if (prev == FETCH__DISPATCHED)
+        fetch__kick(c); /* the slot it held is free */
     if (prev == FETCH__DOOMED) {
         TAILQ_REMOVE(&c->doomed, t, m_link);
         c->ndoomed--;
