@@ -169,15 +169,7 @@ fetch_client *fetch_client_new(const fetch_options *opts,
     if (base) {
         c->base = base;
     } else {
-        struct event_config *cfg = event_config_new();
-        if (!cfg)
-            goto fail;
-        /* one thread runs it: no locks; merge libcurl's remove/add churn */
-        event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK |
-                                       EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-        c->base = event_base_new_with_config(cfg);
-        event_config_free(cfg);
-        if (!c->base)
+        if (!(c->base = fetch__base_new()))
             goto fail;
         c->own_base = 1;
     }

@@ -246,6 +246,7 @@ double fetch__now(void);
 void fetch__timeval(struct timeval *tv, double seconds);
 
 /* loop.c */
+struct event_base *fetch__base_new(void);
 int fetch__loops_start(fetch_client *c);
 void fetch__loops_stop(fetch_client *c);
 void fetch__dispatch(fetch_client *c, struct fetch__loop *self);

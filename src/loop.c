@@ -475,13 +475,14 @@ static int pipe_pair(int fds[2])
     return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
 }
 
-static struct event_base *own_base(void)
+/* An event_base that one thread runs: no locks, and libcurl's remove/add
+   churn merged. */
+struct event_base *fetch__base_new(void)
 {
     struct event_config *cfg = event_config_new();
     struct event_base *b;
     if (!cfg)
         return NULL;
-    /* one thread per base: no locks; merge libcurl's remove/add churn */
     event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK |
                                    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     b = event_base_new_with_config(cfg);
@@ -534,7 +535,7 @@ static struct fetch__loop *loop_new(fetch_client *c, int threaded)
     if (threaded) {
         L->own_base = 1;
         pthread_mutex_init(&L->data_lock, NULL);
-        if (!(L->base = own_base()) || pipe_pair(L->pipe) != 0 ||
+        if (!(L->base = fetch__base_new()) || pipe_pair(L->pipe) != 0 ||
             !(L->wake = event_new(L->base, L->pipe[0], EV_READ | EV_PERSIST,
                                   on_wake, L)) ||
             !(L->flush = evtimer_new(L->base, on_flush, L)) ||
