@@ -152,6 +152,9 @@ static void recycle(struct fetch__loop *L, fetch_task *t)
 static void fail_start(struct fetch__loop *L, fetch_task *t, int code,
                        char *detail)
 {
+    if (t->s.sink_path && t->x.sink_fd >= 0)
+        close(t->x.sink_fd); /* opened before what failed */
+    t->x.sink_fd = -1;
     t->x.code = code;
     t->x.detail = detail;
     hand_back(L, t);

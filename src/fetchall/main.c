@@ -449,6 +449,8 @@ static int fetch_all(args *a, char **urls, int n_urls)
             a->threads *= 2;
         if (a->threads > 16)
             a->threads = 16;
+        if (!a->n_inputs && n_urls && a->threads > n_urls)
+            a->threads = n_urls; /* no more loops than URLs */
     }
     /* bodies go out in big writes, not 4 KiB ones */
     static char stdout_buf[1 << 16];
