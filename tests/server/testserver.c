@@ -173,6 +173,24 @@ static void handle(struct evhttp_request *req, void *arg)
     long n;
     (void)arg;
 
+    /* the counters' own requests are not counted */
+    if (!strcmp(uri, "/stats")) {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "inflight %ld max %ld total %ld\n", inflight,
+                            max_inflight, total);
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+        return;
+    }
+    if (!strcmp(uri, "/reset")) {
+        struct evbuffer *b = evbuffer_new();
+        max_inflight = inflight;
+        total = 0;
+        evbuffer_add(b, "reset\n", 6);
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+        return;
+    }
     begin();
     if (!strncmp(uri, "http://", 7)) {
         struct evbuffer *b = evbuffer_new();
@@ -279,18 +297,6 @@ static void handle(struct evhttp_request *req, void *arg)
         evbuffer_add_printf(b, "%s: %s\n", h->key, h->value);
         reply(req, 200, b);
         evbuffer_free(b);
-    } else if (!strcmp(uri, "/stats")) {
-        struct evbuffer *b = evbuffer_new();
-        /* this request is not counted as in flight */
-        evbuffer_add_printf(b, "inflight %ld max %ld total %ld\n", inflight - 1,
-                            max_inflight, total - 1);
-        reply(req, 200, b);
-        evbuffer_free(b);
-        total--;
-    } else if (!strcmp(uri, "/reset")) {
-        max_inflight = inflight - 1; /* not this request */
-        total = 0;
-        reply_text(req, 200, "reset\n");
     } else {
         reply_text(req, 404, "not found\n");
     }
