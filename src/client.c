@@ -165,6 +165,7 @@ fetch_client *fetch_client_new(const fetch_options *opts,
         goto fail;
     fetch__sched_init(&c->sched, (size_t)c->opts.max_concurrency,
                       (size_t)c->opts.max_per_host);
+    c->wake_at = -1;
     rc = FETCH_E_NOMEM;
     if (base) {
         c->base = base;

@@ -1,4 +1,5 @@
 /* The one clock: monotonic seconds, and seconds as libevent takes them. */
+#include <math.h>
 #include <time.h>
 
 #include "fetch-internal.h"
@@ -10,7 +11,8 @@ double fetch__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Seconds as a timeval for libevent; beyond ten years is "never" anyway. */
+/* Seconds as a timeval for libevent, rounded up (a timer must not go off
+   before its time); beyond ten years is "never" anyway. */
 void fetch__timeval(struct timeval *tv, double s)
 {
     if (s > 3e8)
@@ -18,5 +20,9 @@ void fetch__timeval(struct timeval *tv, double s)
     if (s < 0)
         s = 0;
     tv->tv_sec = (time_t)s;
-    tv->tv_usec = (suseconds_t)((s - (double)tv->tv_sec) * 1e6);
+    tv->tv_usec = (suseconds_t)ceil((s - (double)tv->tv_sec) * 1e6);
+    if (tv->tv_usec >= 1000000) {
+        tv->tv_sec++;
+        tv->tv_usec -= 1000000;
+    }
 }

@@ -151,9 +151,12 @@ struct fetch_client {
 
     struct event_base *base; /* the client's: callbacks run here */
     int own_base;
-    struct event *kick; /* deferred dispatch and doomed tasks */
-    struct event *sched_timer;
-    struct event *deadline; /* fetch_client_set_deadline(), or NULL */
+    struct event *kick;        /* deferred dispatch and doomed tasks */
+    struct event *sched_timer; /* the scheduler's next time (wake_at) */
+    double wake_at;            /* under lock: what it is set for, or -1 */
+    int rearm;                 /* under lock: a loop asks the client to
+                                  set it earlier */
+    struct event *deadline;    /* fetch_client_set_deadline(), or NULL */
     double deadline_s;
     int deadline_passed;
 

@@ -266,7 +266,26 @@ static size_t refill(fetch_client *c, struct fetch__loop *self)
             woken[nwoken++] = L;
         }
     }
+    /* a host or request now waits for a time (a delay, a rate, a
+       back-off): the client's timer must go off by then. Only the
+       client's thread sets it; a loop thread asks through the outbox
+       pipe. */
+    double at = fetch__sched_wake_at(&c->sched);
+    int arm = at >= 0 && !c->closing && (c->wake_at < 0 || at < c->wake_at);
+    if (arm) {
+        c->wake_at = at;
+        if (c->threaded && self) {
+            c->rearm = 1;
+            poke_client(c);
+            arm = 0;
+        }
+    }
     fetch__unlock(c);
+    if (arm) {
+        struct timeval tv;
+        fetch__timeval(&tv, at - now);
+        evtimer_add(c->sched_timer, &tv);
+    }
     for (size_t i = 0; i < nwoken; i++)
         poke(woken[i]->pipe[1]);
     fetch_task *t;

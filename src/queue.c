@@ -1,12 +1,14 @@
 /*
  * The scheduler. Requests wait in per-host FIFO queues (a host is the
  * "scheme://host:port" key its caller computes). A request may start when
- * fewer than limit are running in all and fewer than per_host to its host,
- * and its host is eligible (not waiting for a time). Hosts that may start
- * one now sit on the ready list and take turns, so that a host with 100,000
- * queued requests does not starve one with 10; hosts waiting for a time sit
- * in a min-heap by that time. Every operation is O(1) or O(log hosts):
- * nothing scans all hosts or all requests.
+ * fewer than limit are running in all and fewer than per_host to its host
+ * (one while the host is being probed), its host is eligible (not waiting
+ * for a time: a pushback, the breaker, a delay or a rate), and the run's
+ * rate has a token. Hosts that may start one now sit on the ready list and
+ * take turns, so that a host with 100,000 queued requests does not starve
+ * one with 10. Hosts waiting for a time sit in a min-heap by that time;
+ * so do requests waiting for one of their own (a retry's back-off). Every
+ * operation is O(1) or O(log n): nothing scans all hosts or all requests.
  */
 #define _GNU_SOURCE /* tdestroy */
 #include <search.h>
@@ -16,15 +18,24 @@
 #include "queue.h"
 
 struct fetch__host {
-    size_t queued, running;
-    struct fetch__qlist waiting; /* FIFO */
-    double eligible_at;          /* in the heap while in_heap */
-    size_t heap_at;              /* its index there */
-    size_t startable;            /* how many it may start now */
-    int in_heap, in_ready;
+    size_t queued, running, later; /* later: its requests in s->later */
+    struct fetch__qlist waiting;   /* FIFO */
+    struct fetch__timed wait;      /* in s->waiting until wait.at */
+    size_t startable;              /* how many it may start now */
+    int in_ready;
+    int probing;    /* paused and let out again: one request at a time */
+    int paused;     /* counted in s->paused */
+    unsigned fails; /* "down" answers in a row */
+    unsigned opens; /* times the breaker opened without an answer since */
+    double tokens, refilled; /* its rate's bucket */
     TAILQ_ENTRY(fetch__host) ready_link;
     const char *key; /* "scheme://host:port", stored after the struct */
 };
+
+#define HOST_OF(t)                                                             \
+    ((struct fetch__host *)((char *)(t)-offsetof(struct fetch__host, wait)))
+#define NODE_OF(t)                                                             \
+    ((struct fetch__qnode *)((char *)(t)-offsetof(struct fetch__qnode, later)))
 
 static int host_cmp(const void *a, const void *b)
 {
@@ -37,86 +48,114 @@ void fetch__sched_init(struct fetch__sched *s, size_t limit, size_t per_host)
     memset(s, 0, sizeof *s);
     s->limit = limit ? limit : 1;
     s->per_host = per_host;
+    s->tokens = 1;
+    s->rng = 0x9e3779b97f4a7c15UL;
     TAILQ_INIT(&s->ready);
 }
 
 void fetch__sched_free(struct fetch__sched *s)
 {
     tdestroy(s->tree, free);
-    free(s->heap);
+    free(s->waiting.v);
+    free(s->later.v);
     memset(s, 0, sizeof *s);
 }
 
-/* ---- the heap of hosts waiting for a time ---- */
-
-static void heap_set(struct fetch__sched *s, size_t i, struct fetch__host *h)
+double fetch__sched_random(struct fetch__sched *s)
 {
-    s->heap[i] = h;
-    h->heap_at = i;
+    s->rng ^= s->rng << 13; /* xorshift64 */
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return (double)(s->rng >> 11) / 9007199254740992.0; /* 2^53 */
 }
 
-static void sift_up(struct fetch__sched *s, size_t i)
+/* ---- a min-heap by time ---- */
+
+static void heap_set(struct fetch__heap *h, size_t i, struct fetch__timed *t)
 {
-    struct fetch__host *h = s->heap[i];
-    while (i > 0 && s->heap[(i - 1) / 2]->eligible_at > h->eligible_at) {
-        heap_set(s, i, s->heap[(i - 1) / 2]);
+    h->v[i] = t;
+    t->pos = i;
+}
+
+static void sift_up(struct fetch__sched *s, struct fetch__heap *h, size_t i)
+{
+    struct fetch__timed *t = h->v[i];
+    while (i > 0 && h->v[(i - 1) / 2]->at > t->at) {
+        heap_set(h, i, h->v[(i - 1) / 2]);
         i = (i - 1) / 2;
         s->steps++;
     }
-    heap_set(s, i, h);
+    heap_set(h, i, t);
 }
 
-static void sift_down(struct fetch__sched *s, size_t i)
+static void sift_down(struct fetch__sched *s, struct fetch__heap *h, size_t i)
 {
-    struct fetch__host *h = s->heap[i];
+    struct fetch__timed *t = h->v[i];
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= s->heap_len)
+        if (c >= h->len)
             break;
-        if (c + 1 < s->heap_len &&
-            s->heap[c + 1]->eligible_at < s->heap[c]->eligible_at)
+        if (c + 1 < h->len && h->v[c + 1]->at < h->v[c]->at)
             c++;
-        if (s->heap[c]->eligible_at >= h->eligible_at)
+        if (h->v[c]->at >= t->at)
             break;
-        heap_set(s, i, s->heap[c]);
+        heap_set(h, i, h->v[c]);
         i = c;
         s->steps++;
     }
-    heap_set(s, i, h);
+    heap_set(h, i, t);
 }
 
-static void heap_remove(struct fetch__sched *s, struct fetch__host *h)
+static int heap_add(struct fetch__sched *s, struct fetch__heap *h,
+                    struct fetch__timed *t)
 {
-    size_t i = h->heap_at;
-    struct fetch__host *last = s->heap[--s->heap_len];
-    h->in_heap = 0;
-    if (last == h)
+    if (h->len == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 16;
+        struct fetch__timed **v = realloc(h->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        h->v = v;
+        h->cap = cap;
+    }
+    t->in = 1;
+    heap_set(h, h->len++, t);
+    sift_up(s, h, t->pos);
+    return 0;
+}
+
+static void heap_remove(struct fetch__sched *s, struct fetch__heap *h,
+                        struct fetch__timed *t)
+{
+    size_t i = t->pos;
+    struct fetch__timed *last = h->v[--h->len];
+    t->in = 0;
+    if (last == t)
         return;
-    heap_set(s, i, last);
-    sift_up(s, i);
-    sift_down(s, last->heap_at);
+    heap_set(h, i, last);
+    sift_up(s, h, i);
+    sift_down(s, h, last->pos);
 }
 
 /* ---- hosts ---- */
 
-/* May host h start a request now (time aside)? */
-static int can_start(const struct fetch__sched *s, const struct fetch__host *h)
+/* How many more h may start now (time and tokens aside). */
+static size_t room(const struct fetch__sched *s, const struct fetch__host *h)
 {
-    return h->queued && !h->in_heap &&
-           (!s->per_host || h->running < s->per_host);
+    size_t most = h->probing ? 1 : s->per_host;
+    if (!most)
+        return h->queued;
+    return h->running < most ? most - h->running : 0;
 }
 
 /* Put h on the ready list, or take it off, as its state says, and keep
    the sum of what the ready hosts may start. */
 static void update(struct fetch__sched *s, struct fetch__host *h)
 {
-    int ready = can_start(s, h);
-    size_t n = 0;
-    if (ready) {
+    size_t n = h->wait.in ? 0 : room(s, h);
+    int ready;
+    if (n > h->queued)
         n = h->queued;
-        if (s->per_host && s->per_host - h->running < n)
-            n = s->per_host - h->running;
-    }
+    ready = n > 0;
     s->startable = s->startable - h->startable + n;
     h->startable = n;
     if (ready && !h->in_ready)
@@ -126,10 +165,12 @@ static void update(struct fetch__sched *s, struct fetch__host *h)
     h->in_ready = ready;
 }
 
-/* A host with nothing queued, running or pending is forgotten. */
+/* A host with nothing queued, running, waiting or known against it is
+   forgotten. */
 static void maybe_free(struct fetch__sched *s, struct fetch__host *h)
 {
-    if (h->queued || h->running || h->in_heap)
+    if (h->queued || h->running || h->later || h->wait.in || h->fails ||
+        h->opens || h->probing)
         return;
     if (h->in_ready)
         TAILQ_REMOVE(&s->ready, h, ready_link);
@@ -139,33 +180,73 @@ static void maybe_free(struct fetch__sched *s, struct fetch__host *h)
     free(h);
 }
 
+static struct fetch__host *find(struct fetch__sched *s, const char *key)
+{
+    struct fetch__host probe = {.key = key}, **found;
+    found = tfind(&probe, &s->tree, host_cmp);
+    return found ? *found : NULL;
+}
+
 static struct fetch__host *host_of(struct fetch__sched *s, const char *key)
 {
-    struct fetch__host probe = {.key = key}, *h, **found;
-    if ((found = tfind(&probe, &s->tree, host_cmp)))
-        return *found;
+    struct fetch__host *h = find(s, key);
+    if (h)
+        return h;
     size_t len = strlen(key);
-    if (!(h = malloc(sizeof *h + len + 1)))
+    if (!(h = calloc(1, sizeof *h + len + 1)))
         return NULL;
     h->key = memcpy(h + 1, key, len + 1);
+    h->tokens = 1;
     if (!tsearch(h, &s->tree, host_cmp)) {
         free(h);
         return NULL;
     }
-    h->queued = h->running = h->startable = 0;
-    h->in_heap = h->in_ready = 0;
     TAILQ_INIT(&h->waiting);
     s->hosts++;
     return h;
 }
 
-int fetch__sched_push(struct fetch__sched *s, struct fetch__qnode *n,
-                      const char *key)
+/* h may start nothing before until. */
+static void wait_host(struct fetch__sched *s, struct fetch__host *h,
+                      double until)
+{
+    if (h->wait.in) {
+        if (until <= h->wait.at)
+            return; /* the later of two waits holds */
+        h->wait.at = until;
+        sift_down(s, &s->waiting, h->wait.pos);
+        return;
+    }
+    h->wait.at = until;
+    if (heap_add(s, &s->waiting, &h->wait) != 0)
+        return; /* no wait then: better than losing the host */
+    update(s, h);
+}
+
+static void set_paused(struct fetch__sched *s, struct fetch__host *h, int p)
+{
+    if (p != h->paused)
+        s->paused += p ? 1 : (size_t)-1;
+    h->paused = p;
+}
+
+int fetch__sched_push_at(struct fetch__sched *s, struct fetch__qnode *n,
+                         const char *key, double not_before)
 {
     struct fetch__host *h = host_of(s, key);
     if (!h)
         return -1;
     n->host = h;
+    n->probe = 0;
+    n->later.in = 0;
+    if (not_before > 0) { /* a time of its own first */
+        n->later.at = not_before;
+        if (heap_add(s, &s->later, &n->later) != 0)
+            return -1;
+        h->later++;
+        s->later_n++;
+        return 0;
+    }
     TAILQ_INSERT_TAIL(&h->waiting, n, link);
     h->queued++;
     s->queued++;
@@ -173,41 +254,157 @@ int fetch__sched_push(struct fetch__sched *s, struct fetch__qnode *n,
     return 0;
 }
 
+int fetch__sched_push(struct fetch__sched *s, struct fetch__qnode *n,
+                      const char *key)
+{
+    return fetch__sched_push_at(s, n, key, 0);
+}
+
 void fetch__sched_remove(struct fetch__sched *s, struct fetch__qnode *n)
 {
     struct fetch__host *h = n->host;
-    TAILQ_REMOVE(&h->waiting, n, link);
-    h->queued--;
-    s->queued--;
+    if (n->later.in) {
+        heap_remove(s, &s->later, &n->later);
+        h->later--;
+        s->later_n--;
+    } else {
+        TAILQ_REMOVE(&h->waiting, n, link);
+        h->queued--;
+        s->queued--;
+    }
     n->host = NULL;
     update(s, h);
     maybe_free(s, h);
+}
+
+/* A token bucket of one: tokens come at rate a second, one at most (no
+   bursts: starts are evenly spaced). A token is whole within a nanosecond's
+   worth, so that a timer set for it finds it. */
+#define WHOLE (1 - 1e-9)
+
+static void refill(double *tokens, double *refilled, double rate, double now)
+{
+    if (now > *refilled) {
+        *tokens += (now - *refilled) * rate;
+        if (*tokens > 1)
+            *tokens = 1;
+        *refilled = now;
+    }
+}
+
+/* What has waited for now may start: hosts whose wait is over, requests
+   whose time has come (at the head of their host's queue: a retry is
+   older than what is queued behind it). */
+static void due(struct fetch__sched *s, double now)
+{
+    while (s->waiting.len && s->waiting.v[0]->at <= now) {
+        struct fetch__host *h = HOST_OF(s->waiting.v[0]);
+        heap_remove(s, &s->waiting, &h->wait);
+        if (!h->probing)
+            set_paused(s, h, 0);
+        update(s, h);
+        maybe_free(s, h);
+    }
+    while (s->later.len && s->later.v[0]->at <= now) {
+        struct fetch__qnode *n = NODE_OF(s->later.v[0]);
+        struct fetch__host *h = n->host;
+        heap_remove(s, &s->later, &n->later);
+        h->later--;
+        s->later_n--;
+        TAILQ_INSERT_HEAD(&h->waiting, n, link);
+        h->queued++;
+        s->queued++;
+        update(s, h);
+    }
 }
 
 struct fetch__qnode *fetch__sched_next(struct fetch__sched *s, double now)
 {
     struct fetch__host *h;
     struct fetch__qnode *n;
-    /* hosts whose time has come are eligible again */
-    while (s->heap_len && s->heap[0]->eligible_at <= now) {
-        h = s->heap[0];
-        heap_remove(s, h);
-        update(s, h);
-        maybe_free(s, h);
-    }
-    if (s->running >= s->limit || !(h = TAILQ_FIRST(&s->ready)))
+    due(s, now);
+    if (s->running >= s->limit)
         return NULL;
+    if (s->rate) {
+        refill(&s->tokens, &s->refilled, s->rate, now);
+        if (s->tokens < WHOLE)
+            return NULL;
+    }
+    while ((h = TAILQ_FIRST(&s->ready))) {
+        if (s->host_rate) {
+            refill(&h->tokens, &h->refilled, s->host_rate, now);
+            if (h->tokens < WHOLE) { /* not its turn yet: when it will be */
+                wait_host(s, h, now + (1 - h->tokens) / s->host_rate);
+                continue;
+            }
+            h->tokens -= 1;
+        }
+        break;
+    }
+    if (!h)
+        return NULL;
+    if (s->rate)
+        s->tokens -= 1;
     n = TAILQ_FIRST(&h->waiting);
     TAILQ_REMOVE(&h->waiting, n, link);
     h->queued--;
     s->queued--;
     h->running++;
     s->running++;
+    n->probe = h->probing;
     /* its turn is over: to the back of the line, if it may go on */
     TAILQ_REMOVE(&s->ready, h, ready_link);
     h->in_ready = 0;
     update(s, h);
+    if (s->host_delay) /* the next start to it: not before */
+        wait_host(s, h,
+                  now + s->host_delay * (s->delay_jitter
+                                             ? 0.5 + fetch__sched_random(s)
+                                             : 1.0));
     return n;
+}
+
+int fetch__sched_outcome(struct fetch__sched *s, struct fetch__qnode *n,
+                         enum fetch__outcome what, double now, double pause)
+{
+    struct fetch__host *h = n->host;
+    switch (what) {
+    case FETCH__HOST_OK:
+        h->fails = h->opens = 0;
+        h->probing = 0;
+        set_paused(s, h, h->wait.in);
+        break;
+    case FETCH__HOST_PUSHBACK:
+        h->probing = 1;
+        set_paused(s, h, 1);
+        wait_host(s, h, now + pause);
+        break;
+    case FETCH__HOST_DOWN:
+        h->fails++;
+        if (!s->breaker || h->fails < s->breaker)
+            break;
+        if (h->opens && !n->probe)
+            break; /* in flight when it opened: the probe decides */
+        /* open: pause for a growing, jittered time, then one probe */
+        {
+            double p = s->breaker_pause *
+                       (double)(1UL << (h->opens < 20 ? h->opens : 20));
+            if (p > s->breaker_max)
+                p = s->breaker_max;
+            p *= 0.5 + fetch__sched_random(s);
+            int probe_failed = h->opens > 0;
+            h->opens++;
+            h->probing = 1;
+            set_paused(s, h, 1);
+            wait_host(s, h, now + p);
+            update(s, h);
+            return probe_failed;
+        }
+    default:
+        break;
+    }
+    update(s, h);
+    return 0;
 }
 
 void fetch__sched_done(struct fetch__sched *s, struct fetch__qnode *n)
@@ -220,30 +417,27 @@ void fetch__sched_done(struct fetch__sched *s, struct fetch__qnode *n)
     maybe_free(s, h);
 }
 
+void fetch__sched_drain(struct fetch__sched *s, const char *key,
+                        struct fetch__qlist *out)
+{
+    struct fetch__host *h = find(s, key);
+    struct fetch__qnode *n;
+    if (!h)
+        return;
+    while ((n = TAILQ_FIRST(&h->waiting))) {
+        TAILQ_REMOVE(&h->waiting, n, link);
+        h->queued--;
+        s->queued--;
+        n->host = NULL;
+        TAILQ_INSERT_TAIL(out, n, link);
+    }
+    update(s, h);
+}
+
 void fetch__sched_defer(struct fetch__sched *s, struct fetch__qnode *n,
                         double until)
 {
-    struct fetch__host *h = n->host;
-    if (h->in_heap) {
-        if (until <= h->eligible_at)
-            return; /* the later of two waits holds */
-        h->eligible_at = until;
-        sift_down(s, h->heap_at);
-        return;
-    }
-    if (s->heap_len == s->heap_cap) {
-        size_t cap = s->heap_cap ? 2 * s->heap_cap : 16;
-        struct fetch__host **heap = realloc(s->heap, cap * sizeof *heap);
-        if (!heap)
-            return; /* no wait then: better than losing the host */
-        s->heap = heap;
-        s->heap_cap = cap;
-    }
-    h->eligible_at = until;
-    h->in_heap = 1;
-    heap_set(s, s->heap_len++, h);
-    sift_up(s, h->heap_at);
-    update(s, h);
+    wait_host(s, n->host, until);
 }
 
 size_t fetch__sched_idle(const struct fetch__sched *s)
@@ -254,5 +448,15 @@ size_t fetch__sched_idle(const struct fetch__sched *s)
 
 double fetch__sched_wake_at(const struct fetch__sched *s)
 {
-    return s->heap_len ? s->heap[0]->eligible_at : -1;
+    double at = -1;
+    if (s->waiting.len)
+        at = s->waiting.v[0]->at;
+    if (s->later.len && (at < 0 || s->later.v[0]->at < at))
+        at = s->later.v[0]->at;
+    if (s->rate && s->queued && s->tokens < WHOLE) {
+        double t = s->refilled + (1 - s->tokens) / s->rate;
+        if (at < 0 || t < at)
+            at = t;
+    }
+    return at;
 }

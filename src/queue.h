@@ -11,46 +11,95 @@
 
 struct fetch__host;
 
+/* A place in a min-heap by time. */
+struct fetch__timed {
+    double at;
+    size_t pos; /* its index in the heap */
+    int in;     /* in the heap */
+};
+
+struct fetch__heap {
+    struct fetch__timed **v;
+    size_t len, cap;
+};
+
 /* A request in the scheduler, embedded in its task. */
 struct fetch__qnode {
     TAILQ_ENTRY(fetch__qnode) link; /* in its host's FIFO */
     struct fetch__host *host;       /* from push until done */
+    struct fetch__timed later;      /* waiting for a time of its own */
+    int probe;                      /* started as its host's one probe */
 };
 
 TAILQ_HEAD(fetch__qlist, fetch__qnode);
 
+/* What an attempt's answer says of its host (fetch__sched_outcome). */
+enum fetch__outcome {
+    FETCH__HOST_OK,       /* it answered: a probe is over */
+    FETCH__HOST_PUSHBACK, /* it asked for time (429, 503, Retry-After) */
+    FETCH__HOST_DOWN,     /* no connection: refused, unreachable, no name */
+    FETCH__HOST_OTHER     /* says nothing of the host */
+};
+
 struct fetch__sched {
     size_t limit;    /* most in flight; >= 1 */
     size_t per_host; /* most in flight to one host; 0 = no limit */
-    size_t queued, running, hosts;
+    size_t queued, running, hosts, later_n;
     size_t startable; /* what the ready hosts may start now, in all */
     void *tree;       /* tsearch() tree of hosts by key */
     TAILQ_HEAD(, fetch__host) ready; /* may start one now: round-robin */
-    struct fetch__host **heap;       /* waiting for a time, earliest on top */
-    size_t heap_len, heap_cap;
+    struct fetch__heap waiting;      /* hosts waiting for a time */
+    struct fetch__heap later;        /* requests waiting for a time */
+    /* politeness: 0 = none */
+    double rate, tokens, refilled; /* starts a second, in all: one bucket */
+    double host_rate;              /* ... and to each host */
+    double host_delay;             /* seconds between starts to a host */
+    int delay_jitter;              /* the delay times 0.5 to 1.5 */
+    /* the circuit breaker: 0 = none */
+    unsigned breaker;                  /* failures in a row that open it */
+    double breaker_pause, breaker_max; /* its first pause, its longest */
+    size_t paused;                     /* hosts pushed back or broken */
+    unsigned long rng;                 /* jitter */
     unsigned long steps; /* heap levels walked: tests check O(log hosts) */
 };
 
 void fetch__sched_init(struct fetch__sched *s, size_t limit, size_t per_host);
 void fetch__sched_free(struct fetch__sched *s);
-/* Queue n behind the others of host key. 0, or -1 out of memory. */
+/* Queue n for host key: behind the others, or, with a time of its own (a
+   retry waiting for its back-off), at their head once that time comes.
+   0, or -1 out of memory. */
 int fetch__sched_push(struct fetch__sched *s, struct fetch__qnode *n,
                       const char *key);
+int fetch__sched_push_at(struct fetch__sched *s, struct fetch__qnode *n,
+                         const char *key, double not_before);
 /* Take a queued n out (cancelled before it started). */
 void fetch__sched_remove(struct fetch__sched *s, struct fetch__qnode *n);
 /* The next request that may start at time now, counted as running from
    here on, or NULL: every limit is reached, or nothing is eligible. Hosts
-   take turns (round-robin), each in its own FIFO order. */
+   take turns (round-robin), each in its own FIFO order; a start takes a
+   token of the run's rate and of its host's, both or neither. */
 struct fetch__qnode *fetch__sched_next(struct fetch__sched *s, double now);
+/* What n's answer says of its host, before fetch__sched_done(n): a
+   pushback pauses the host for pause seconds, then lets one request probe
+   it; "down" counts towards the breaker, which pauses it for a growing,
+   jittered time, then lets one probe. Returns 1 when a probe found the
+   host down: its queued requests should fail (fetch__sched_drain). */
+int fetch__sched_outcome(struct fetch__sched *s, struct fetch__qnode *n,
+                         enum fetch__outcome what, double now, double pause);
 /* A request that next() gave out has ended: its slots are free again. */
 void fetch__sched_done(struct fetch__sched *s, struct fetch__qnode *n);
+/* Move every request queued for host key to out (its host is down). */
+void fetch__sched_drain(struct fetch__sched *s, const char *key,
+                        struct fetch__qlist *out);
 /* n's host may start nothing before time until (a back-off, a rate). */
 void fetch__sched_defer(struct fetch__sched *s, struct fetch__qnode *n,
                         double until);
 /* Free slots that the queued requests cannot fill now (they wait for their
    hosts: the limit per host, or a time): more requests could use them. */
 size_t fetch__sched_idle(const struct fetch__sched *s);
-/* When the earliest waiting host becomes eligible, or -1 when none waits. */
+/* When something waiting for a time may start, or -1 when nothing waits. */
 double fetch__sched_wake_at(const struct fetch__sched *s);
+/* A number in [0, 1) for jitter. */
+double fetch__sched_random(struct fetch__sched *s);
 
 #endif

@@ -279,24 +279,19 @@ static void on_kick(evutil_socket_t fd, short ev, void *arg)
     fetch__enter(c);
     while ((t = TAILQ_FIRST(&c->doomed)))
         fetch__task_finish(t, t->resp.error, CURLE_OK, t->message);
-    fetch__dispatch(c, NULL);
-    /* a host waiting for a time: come back then */
-    fetch__lock(c);
-    double at = fetch__sched_wake_at(&c->sched);
-    fetch__unlock(c);
-    if (at >= 0 && !c->closing) {
-        struct timeval tv;
-        fetch__timeval(&tv, at - fetch__now());
-        evtimer_add(c->sched_timer, &tv);
-    }
+    fetch__dispatch(c, NULL); /* sets sched_timer if something waits */
     fetch__leave(c);
 }
 
 static void on_sched_timer(evutil_socket_t fd, short ev, void *arg)
 {
+    fetch_client *c = arg;
     (void)fd;
     (void)ev;
-    fetch__kick(arg);
+    fetch__lock(c);
+    c->wake_at = -1;
+    fetch__unlock(c);
+    fetch__kick(c);
 }
 
 static void finish(fetch_task *t, int code, CURLcode cc, const char *detail,
@@ -323,11 +318,17 @@ static void on_wake(evutil_socket_t fd, short ev, void *arg)
     fetch_task *t;
     char buf[64];
     (void)ev;
+    int rearm;
+    (void)ev;
     while (read(fd, buf, sizeof buf) == (ssize_t)sizeof buf)
         ;
     fetch__lock(c);
     c->poked = 0;
     c->outbox_len = 0;
+    rearm = c->rearm;
+    c->rearm = 0;
+    if (rearm) /* set it again from here */
+        c->wake_at = -1;
     TAILQ_CONCAT(&back, &c->outbox, m_link);
     TAILQ_FOREACH(t, &back, m_link)
     t->in_outbox = 0;
@@ -337,6 +338,8 @@ static void on_wake(evutil_socket_t fd, short ev, void *arg)
         TAILQ_REMOVE(&back, t, m_link);
         fetch__task_returned(t);
     }
+    if (rearm)
+        fetch__kick(c);
     fetch__leave(c);
 }
 

@@ -1,12 +1,15 @@
 /*
  * The scheduler (src/queue.c) on its own: no network, no event loop, a
- * fake clock. Fairness between hosts, exact limits, waiting hosts, and
- * O(log hosts) work with 100,000 hosts (counted in heap steps, not timed).
+ * fake clock. Fairness between hosts, exact limits, waiting hosts, retries
+ * waiting their turn, pushback and the circuit breaker, exact rates and
+ * delays, and O(log hosts) work with 100,000 hosts (counted in heap steps,
+ * not timed).
  */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
 #include "queue.h"
@@ -16,6 +19,12 @@ struct req {
     struct fetch__qnode q;
     int host, n;
 };
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 
 static struct req *req_of(struct fetch__qnode *q)
 {
@@ -256,6 +265,274 @@ START_TEST(work_is_logarithmic_in_hosts)
 }
 END_TEST
 
+START_TEST(a_retry_waits_then_goes_first)
+{
+    struct fetch__sched s;
+    struct req a[3];
+    fetch__sched_init(&s, 100, 1);
+    for (int i = 0; i < 3; i++)
+        push(&s, &a[i], 1, i);
+    struct fetch__qnode *q = fetch__sched_next(&s, 0);
+    ck_assert_ptr_eq(q, &a[0].q);
+    fetch__sched_done(&s, q);
+    /* a[0] failed: it comes back at 5, ahead of the requests behind it */
+    ck_assert_int_eq(fetch__sched_push_at(&s, q, "http://h1.test:80", 5.0), 0);
+    ck_assert_uint_eq(s.later_n, 1);
+    ck_assert_double_eq(fetch__sched_wake_at(&s), 5.0);
+    q = fetch__sched_next(&s, 1.0);
+    ck_assert_ptr_eq(q, &a[1].q); /* meanwhile the host goes on */
+    fetch__sched_done(&s, q);
+    ck_assert_ptr_eq(fetch__sched_next(&s, 5.0), &a[0].q);
+    ck_assert_uint_eq(s.later_n, 0);
+    ck_assert_ptr_null(fetch__sched_next(&s, 5.0)); /* per host 1 */
+    fetch__sched_done(&s, &a[0].q);
+    ck_assert_ptr_eq(fetch__sched_next(&s, 5.0), &a[2].q);
+    fetch__sched_done(&s, &a[2].q);
+    /* a waiting retry that is cancelled leaves nothing behind */
+    ck_assert_int_eq(
+        fetch__sched_push_at(&s, &a[2].q, "http://h1.test:80", 9.0), 0);
+    fetch__sched_remove(&s, &a[2].q);
+    ck_assert_double_eq(fetch__sched_wake_at(&s), -1);
+    ck_assert_uint_eq(s.hosts, 0);
+    fetch__sched_free(&s);
+}
+END_TEST
+
+START_TEST(a_pushback_pauses_the_host_and_one_request_probes)
+{
+    struct fetch__sched s;
+    struct req r[5], other;
+    fetch__sched_init(&s, 100, 0);
+    for (int i = 0; i < 5; i++)
+        push(&s, &r[i], 1, i);
+    push(&s, &other, 2, 0);
+    struct fetch__qnode *q = fetch__sched_next(&s, 0);
+    ck_assert_ptr_eq(q, &r[0].q);
+    /* 503 with Retry-After: 2 */
+    ck_assert_int_eq(fetch__sched_outcome(&s, q, FETCH__HOST_PUSHBACK, 0, 2),
+                     0);
+    fetch__sched_done(&s, q);
+    ck_assert_uint_eq(s.paused, 1);
+    ck_assert_double_eq(fetch__sched_wake_at(&s), 2.0);
+    /* the other host is not held up */
+    ck_assert_ptr_eq(fetch__sched_next(&s, 1.0), &other.q);
+    fetch__sched_done(&s, &other.q);
+    ck_assert_ptr_null(fetch__sched_next(&s, 1.9));
+    /* at 2 one request probes, alone */
+    q = fetch__sched_next(&s, 2.0);
+    ck_assert_ptr_eq(q, &r[1].q);
+    ck_assert_int_eq(q->probe, 1);
+    ck_assert_ptr_null(fetch__sched_next(&s, 2.0));
+    ck_assert_uint_eq(fetch__sched_idle(&s), 99); /* the rest wait for it */
+    /* it is answered: the host is open again, without a per-host limit */
+    fetch__sched_outcome(&s, q, FETCH__HOST_OK, 2.1, 0);
+    fetch__sched_done(&s, q);
+    ck_assert_uint_eq(s.paused, 0);
+    for (int i = 2; i < 5; i++) {
+        q = fetch__sched_next(&s, 2.1);
+        ck_assert_ptr_eq(q, &r[i].q);
+        ck_assert_int_eq(q->probe, 0);
+    }
+    for (int i = 2; i < 5; i++)
+        fetch__sched_done(&s, &r[i].q);
+    ck_assert_uint_eq(s.hosts, 0);
+    fetch__sched_free(&s);
+}
+END_TEST
+
+START_TEST(the_breaker_opens_probes_and_gives_up)
+{
+    struct fetch__sched s;
+    enum { N = 10 };
+    struct req r[N];
+    struct fetch__qnode *q;
+    fetch__sched_init(&s, 100, 0);
+    s.breaker = 3;
+    s.breaker_pause = 1;
+    s.breaker_max = 8;
+    for (int i = 0; i < N; i++)
+        push(&s, &r[i], 1, i);
+    for (int i = 0; i < 4; i++)
+        ck_assert_ptr_eq(fetch__sched_next(&s, 0), &r[i].q);
+    /* two refusals: not yet */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(
+            fetch__sched_outcome(&s, &r[i].q, FETCH__HOST_DOWN, 0, 0), 0);
+        fetch__sched_done(&s, &r[i].q);
+    }
+    ck_assert_uint_eq(s.paused, 0);
+    /* the third opens it: a pause of 1 s, jittered 0.5-1.5x */
+    ck_assert_int_eq(fetch__sched_outcome(&s, &r[2].q, FETCH__HOST_DOWN, 0, 0),
+                     0);
+    fetch__sched_done(&s, &r[2].q);
+    ck_assert_uint_eq(s.paused, 1);
+    double at = fetch__sched_wake_at(&s);
+    ck_assert_double_ge(at, 0.5);
+    ck_assert_double_le(at, 1.5);
+    /* one that was in flight before it opened says nothing new */
+    ck_assert_int_eq(
+        fetch__sched_outcome(&s, &r[3].q, FETCH__HOST_DOWN, 0.1, 0), 0);
+    fetch__sched_done(&s, &r[3].q);
+    ck_assert_double_eq(fetch__sched_wake_at(&s), at);
+    ck_assert_ptr_null(fetch__sched_next(&s, at - 0.01));
+    /* then one probe */
+    q = fetch__sched_next(&s, at);
+    ck_assert_ptr_eq(q, &r[4].q);
+    ck_assert_int_eq(q->probe, 1);
+    ck_assert_ptr_null(fetch__sched_next(&s, at));
+    /* it is refused too: the host is down, its queue is failed, the next
+       pause is twice as long (1-3 s) */
+    ck_assert_int_eq(fetch__sched_outcome(&s, q, FETCH__HOST_DOWN, at, 0), 1);
+    fetch__sched_done(&s, q);
+    struct fetch__qlist out = TAILQ_HEAD_INITIALIZER(out);
+    fetch__sched_drain(&s, "http://h1.test:80", &out);
+    int n = 5;
+    TAILQ_FOREACH(q, &out, link)
+    ck_assert_int_eq(req_of(q)->n, n++);
+    ck_assert_int_eq(n, N);
+    ck_assert_uint_eq(s.queued, 0);
+    double again = fetch__sched_wake_at(&s);
+    ck_assert_double_ge(again - at, 1.0);
+    ck_assert_double_le(again - at, 3.0);
+    /* a request that comes later probes once the pause is over; an answer
+       closes the breaker */
+    push(&s, &r[0], 1, 0);
+    ck_assert_ptr_null(fetch__sched_next(&s, again - 0.01));
+    q = fetch__sched_next(&s, again);
+    ck_assert_int_eq(q->probe, 1);
+    fetch__sched_outcome(&s, q, FETCH__HOST_OK, again, 0);
+    fetch__sched_done(&s, q);
+    ck_assert_uint_eq(s.paused, 0);
+    ck_assert_uint_eq(s.hosts, 0); /* nothing is held against it */
+    fetch__sched_free(&s);
+}
+END_TEST
+
+/* Run the fake clock from timer to timer (as the client does), ending each
+   request at once; the start times of each host's requests go in at[host]
+   [k]. Returns how many started. */
+static int drive(struct fetch__sched *s, int total, double at[][64], int *k)
+{
+    double now = 0;
+    int started = 0;
+    while (started < total) {
+        struct fetch__qnode *q;
+        while ((q = fetch__sched_next(s, now))) {
+            struct req *r = req_of(q);
+            at[r->host][k[r->host]++] = now;
+            fetch__sched_done(s, q);
+            started++;
+        }
+        double next = fetch__sched_wake_at(s);
+        if (next < 0)
+            break;
+        ck_assert_double_ge(next, now); /* time moves on */
+        now = next;
+    }
+    return started;
+}
+
+START_TEST(the_rate_is_exact)
+{
+    enum { HOSTS = 4, EACH = 10 };
+    struct fetch__sched s;
+    struct req r[HOSTS * EACH];
+    static double at[HOSTS][64];
+    int k[HOSTS] = {0};
+    fetch__sched_init(&s, 100, 0);
+    s.rate = 4; /* in all, a second */
+    for (int i = 0; i < HOSTS * EACH; i++)
+        push(&s, &r[i], i % HOSTS, i / HOSTS);
+    ck_assert_int_eq(drive(&s, HOSTS * EACH, at, k), HOSTS * EACH);
+    /* hosts take turns, so host h's j-th start is start number j*4+h */
+    for (int h = 0; h < HOSTS; h++)
+        for (int j = 0; j < EACH; j++)
+            ck_assert_double_eq_tol(at[h][j], (j * HOSTS + h) * 0.25, 1e-6);
+    fetch__sched_free(&s);
+}
+END_TEST
+
+START_TEST(the_host_rate_is_exact_and_takes_both_tokens)
+{
+    enum { HOSTS = 3, EACH = 5 };
+    struct fetch__sched s;
+    struct req r[HOSTS * EACH];
+    static double at[HOSTS][64];
+    int k[HOSTS] = {0};
+    fetch__sched_init(&s, 100, 0);
+    s.host_rate = 1; /* to each host, a second */
+    for (int i = 0; i < HOSTS * EACH; i++)
+        push(&s, &r[i], i % HOSTS, i / HOSTS);
+    ck_assert_int_eq(drive(&s, HOSTS * EACH, at, k), HOSTS * EACH);
+    for (int h = 0; h < HOSTS; h++)
+        for (int j = 0; j < EACH; j++)
+            ck_assert_double_eq_tol(at[h][j], j, 1e-6); /* hosts in parallel */
+    fetch__sched_free(&s);
+
+    /* both: 3 hosts at 1/s each, but 2/s in all. A start takes a token of
+       each or of neither, so no host is starved and the run's rate holds */
+    fetch__sched_init(&s, 100, 0);
+    s.host_rate = 1;
+    s.rate = 2;
+    memset(k, 0, sizeof k);
+    for (int i = 0; i < HOSTS * EACH; i++)
+        push(&s, &r[i], i % HOSTS, i / HOSTS);
+    ck_assert_int_eq(drive(&s, HOSTS * EACH, at, k), HOSTS * EACH);
+    double all[HOSTS * EACH];
+    int n = 0;
+    for (int h = 0; h < HOSTS; h++) {
+        ck_assert_int_eq(k[h], EACH);
+        for (int j = 0; j < EACH; j++) {
+            if (j)
+                ck_assert_double_ge(at[h][j] - at[h][j - 1], 1 - 1e-6);
+            all[n++] = at[h][j];
+        }
+    }
+    qsort(all, n, sizeof *all, cmp_double);
+    for (int i = 1; i < n; i++)
+        ck_assert_double_ge(all[i] - all[i - 1], 0.5 - 1e-6);
+    ck_assert_double_eq_tol(all[n - 1], (n - 1) * 0.5, 1e-6); /* no gaps */
+    fetch__sched_free(&s);
+}
+END_TEST
+
+START_TEST(a_delay_between_starts_to_a_host)
+{
+    enum { EACH = 40 };
+    struct fetch__sched s;
+    struct req r[EACH];
+    static double at[1][64];
+    int k[1] = {0};
+    fetch__sched_init(&s, 100, 0);
+    s.host_delay = 2;
+    for (int i = 0; i < EACH; i++)
+        push(&s, &r[i], 0, i);
+    ck_assert_int_eq(drive(&s, EACH, at, k), EACH);
+    for (int j = 1; j < EACH; j++)
+        ck_assert_double_eq_tol(at[0][j] - at[0][j - 1], 2, 1e-6);
+    fetch__sched_free(&s);
+
+    /* jittered: each gap is 1-3 s, and they differ */
+    fetch__sched_init(&s, 100, 0);
+    s.host_delay = 2;
+    s.delay_jitter = 1;
+    k[0] = 0;
+    for (int i = 0; i < EACH; i++)
+        push(&s, &r[i], 0, i);
+    ck_assert_int_eq(drive(&s, EACH, at, k), EACH);
+    double lo = 9, hi = 0;
+    for (int j = 1; j < EACH; j++) {
+        double gap = at[0][j] - at[0][j - 1];
+        lo = gap < lo ? gap : lo;
+        hi = gap > hi ? gap : hi;
+    }
+    ck_assert_double_ge(lo, 1 - 1e-6);
+    ck_assert_double_le(hi, 3 + 1e-6);
+    ck_assert_double_gt(hi - lo, 0.5);
+    fetch__sched_free(&s);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
     Suite *s = suite_create("queue");
@@ -270,6 +547,12 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, a_waiting_host_waits_on_the_clock);
     tcase_add_test(tc, a_waiting_host_is_kept_while_empty);
     tcase_add_test(tc, work_is_logarithmic_in_hosts);
+    tcase_add_test(tc, a_retry_waits_then_goes_first);
+    tcase_add_test(tc, a_pushback_pauses_the_host_and_one_request_probes);
+    tcase_add_test(tc, the_breaker_opens_probes_and_gives_up);
+    tcase_add_test(tc, the_rate_is_exact);
+    tcase_add_test(tc, the_host_rate_is_exact_and_takes_both_tokens);
+    tcase_add_test(tc, a_delay_between_starts_to_a_host);
     suite_add_tcase(s, tc);
     return s;
 }
