@@ -36,6 +36,51 @@
  * they came (fetch_response.url, effective_url, content_type, headers) are
  * not: escape them with fetch_text_escape() before printing them.
  *
+ * Retries (fetch_options.retries; off by default), as urllib3's Retry: a
+ * failed attempt is tried again after a wait when it failed in a way that
+ * may pass, and the request is one that may be sent twice:
+ * - not sent at all (could not resolve, could not connect, a connect
+ *   timeout, a TLS handshake that broke off): always;
+ * - sent, then the answer broke off (reset, nothing back, a short body, an
+ *   HTTP/2 stream error, the per-request timeout): idempotent methods only
+ *   (GET, HEAD, PUT, DELETE, OPTIONS, TRACE), unless retry_all_errors;
+ * - an HTTP status in retry_statuses (408 429 500 502 503 504): idempotent
+ *   methods only, unless retry_all_errors (which retries every status
+ *   >= 400, as curl --retry-all-errors with --fail);
+ * - never: a certificate that does not verify, a malformed URL, an
+ *   unsupported scheme, too many redirects, other statuses, a body over
+ *   the limit, a body that could not be kept, a cancel, and the timeouts
+ *   that end the whole task (fetch_wait_for(), fetch_gather()'s deadline,
+ *   fetch_client_set_deadline()).
+ * The wait before retry k (1, 2, ...) is "full jitter" back-off, a random
+ * time in [0, min(retry_backoff_max, retry_backoff * 2^(k-1))], or the
+ * server's Retry-After (seconds or an HTTP date; a date in the past is 0;
+ * at most retry_after_max) when that is longer. A retry waits in the
+ * scheduler, not in a sleep, and then goes ahead of the requests queued to
+ * its host after it. A retry that could not start within retry_max_time of
+ * the submission, or before the client's deadline, is not made: the task
+ * fails at once with its last attempt's error, and its message says why.
+ * A run of failures cannot multiply the load: retries are paid from a
+ * budget (retry_budget). fetch_response.attempts counts the attempts; the
+ * response is the last attempt's. The body of a failed attempt is never
+ * delivered: a buffered one is dropped; a status that will be retried is
+ * not streamed; a streamed body cut off after some bytes restarts cleanly
+ * (sink_path: truncated; sink_fd: truncated back if it is a regular file,
+ * else not retried; on_data: called with NULL, 0 to discard what it got,
+ * and not retried if it returns non-zero).
+ *
+ * Hosts (scheme, host and port) are scheduled apart (max_per_host, rate
+ * and delay limits), and what one host answers holds its other requests:
+ * a 429 or 503 that will be retried, or one with Retry-After, pauses the
+ * host for Retry-After (or the back-off base, jittered); then one request
+ * probes it alone, and its answer opens the host again. After
+ * breaker_threshold attempts in a row that could not reach the host
+ * (resolve, connect, timeouts) its circuit breaker opens: the host is
+ * paused for breaker_pause, jittered 0.5-1.5x, doubling each time up to
+ * breaker_max_pause, then probed once; when the probe fails too, every
+ * request queued for the host fails at once with "host down ..." (new ones
+ * wait for the next probe). An answer closes the breaker.
+ *
  * Threads: a client and its tasks belong to the thread that runs the
  * client's event_base; completion callbacks run there. With
  * fetch_options.loops above 1 the client runs more event loops, each in a
@@ -66,6 +111,7 @@ extern "C" {
 #define LIBFETCH_VERSION_STRING "0.2.0"
 
 struct event_base;
+struct fetch_response;
 
 /** A client: options, the scheduler, one or more event loops. */
 typedef struct fetch_client fetch_client;
@@ -147,7 +193,7 @@ const char *fetch_version(void);
  * observe, they do not steer: a hook may read the task (fetch_task_url(),
  * and fetch_task_response() in on_finished) but must not submit, cancel,
  * free (a task or the client) or wait. Times are seconds since the task was
- * submitted. on_queued and on_finished run on the client's thread;
+ * submitted. on_queued, on_retry and on_finished run on the client's thread;
  * on_started and on_first_byte on the loop that carries the transfer (the
  * client's thread too when loops is 1).
  */
@@ -162,6 +208,11 @@ typedef struct fetch_trace {
      *  completion callback */
     void (*on_finished)(fetch_task *task, double time, void *arg);
     void *arg;
+    /** an attempt failed and will be retried after delay seconds;
+     *  attempt is that attempt's response (its error, message, status;
+     *  attempts = its number, 1 for the first), valid during the call */
+    void (*on_retry)(fetch_task *task, const struct fetch_response *attempt,
+                     double delay, void *arg);
 } fetch_trace;
 
 /**
@@ -254,6 +305,63 @@ typedef struct fetch_options {
     /** Tracing hooks (aiohttp TraceConfig); see fetch_trace. Default: none.
      *  Copied. */
     fetch_trace trace;
+
+    /* ---- retries: see "Retries" at the top (urllib3's Retry) ---- */
+    /** Attempts after the first (urllib3's total, curl's --retry).
+     *  Default 0: none. */
+    int retries;
+    /** Back-off base in seconds: retry k waits a random time up to
+     *  retry_backoff * 2^(k-1) (full jitter). Default 1; 0: no wait. */
+    double retry_backoff;
+    /** Longest back-off wait in seconds. Default 30; 0: no cap. */
+    double retry_backoff_max;
+    /** Longest Retry-After honoured, in seconds: a longer one waits this
+     *  long. Default 300; 0: Retry-After is ignored. */
+    double retry_after_max;
+    /** Seconds from submission after which no retry starts (curl's
+     *  --retry-max-time): a retry whose wait would end later is not made.
+     *  Default 0: no limit. */
+    double retry_max_time;
+    /** HTTP statuses that are retried (urllib3's status_forcelist): array
+     *  of n_retry_statuses, each 100-599; copied. Default NULL/0: 408, 429,
+     *  500, 502, 503, 504. */
+    const int *retry_statuses;
+    size_t n_retry_statuses;
+    /** Retry every failure that may pass, for every method (curl's
+     *  --retry-all-errors): also errors after the request was sent for
+     *  methods that are not idempotent, and every status >= 400. Default
+     *  0. */
+    int retry_all_errors;
+    /** The retry budget: retries may add at most this share of the
+     *  requests made (a token bucket: each request's first attempt adds
+     *  retry_budget tokens, each retry takes one; it starts with 10 and
+     *  holds at most 10 + retry_budget * max_concurrency * 10). A retry
+     *  without a token is not made: the task fails with its last error
+     *  ("retry budget exhausted"). Default 0.2; 0: no budget. */
+    double retry_budget;
+    /** Attempts in a row that could not reach a host after which its
+     *  circuit breaker opens (see "Hosts" at the top). Default 5; 0:
+     *  never. */
+    int breaker_threshold;
+    /** The breaker's first pause, in seconds, doubled each time it opens
+     *  again without an answer in between, up to breaker_max_pause; each
+     *  pause jittered 0.5-1.5x. Defaults 1 and 60; must be > 0. */
+    double breaker_pause;
+    double breaker_max_pause;
+
+    /* ---- politeness: the scheduler's token buckets (no bursts: starts
+       are spaced evenly); exact over every loop ---- */
+    /** Most requests started a second, in all. Default 0: no limit. */
+    double rate;
+    /** Most requests started a second to each host. Default 0: no limit.
+     *  A start takes a token of both buckets or of neither. */
+    double host_rate;
+    /** Seconds between the starts of two requests to the same host
+     *  (Scrapy's DOWNLOAD_DELAY, wget's --wait). Default 0. */
+    double host_delay;
+    /** Each host_delay times a random 0.5-1.5 (Scrapy's
+     *  RANDOMIZE_DOWNLOAD_DELAY, wget's --random-wait). Default 0. */
+    int random_delay;
 } fetch_options;
 
 /** Fill opts with the defaults documented in fetch_options; use the macro
@@ -317,6 +425,10 @@ typedef struct fetch_stats {
      *  its host (its max_per_host, or a time): a producer that holds more
      *  requests back could submit them */
     size_t idle_slots;
+    size_t retrying;     /**< failed, waiting to be tried again (also in
+                              queued) */
+    size_t hosts_paused; /**< hosts paused by a pushback or the breaker */
+    size_t retries;      /**< retries made since the client was created */
 } fetch_stats;
 
 /** Fill *stats for client; use the macro fetch_client_stats(client, stats),
@@ -393,8 +505,11 @@ typedef struct fetch_request {
     /** Or write the body to this open file descriptor (not closed) ... */
     int sink_fd; /**< default -1 = none */
     /** ... or to this file, created or truncated when the transfer starts
-     *  and closed when it ends. */
+     *  (each attempt) and closed when it ends. */
     const char *sink_path;
+    /** Attempts after the first: negative (default) = the client's
+     *  retries, 0 = none. */
+    int retries;
 } fetch_request;
 
 /** Fill req with the defaults documented in fetch_request (url NULL); use
@@ -505,6 +620,9 @@ typedef struct fetch_response {
                             callback or a sink (then body_len is 0) */
     long http_version; /**< 10, 11, 20 or 30 for HTTP/1.0 ... HTTP/3; 0 if
                             no response */
+    int attempts;      /**< attempts made (1 + retries); 0 if none started.
+                            The rest of the response is the last one's;
+                            time_queued runs from submission to its start */
 } fetch_response;
 
 /**

@@ -9,6 +9,11 @@
 
 #include "fetch-internal.h"
 
+static int limit_ok(double s)
+{
+    return fetch__seconds_ok(s) && s >= 0;
+}
+
 static void options_defaults(fetch_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -22,6 +27,39 @@ static void options_defaults(fetch_options *o)
     o->max_redirects = 10;
     o->cookies = 1;
     o->keep_headers = 1;
+    o->retry_backoff = 1;
+    o->retry_backoff_max = 30;
+    o->retry_after_max = 300;
+    o->retry_budget = 0.2;
+    o->breaker_threshold = 5;
+    o->breaker_pause = 1;
+    o->breaker_max_pause = 60;
+}
+
+/* The retry settings, checked, and the statuses as a table. */
+static int retry_options(fetch_client *c, const fetch_options *o)
+{
+    static const int standard[] = {408, 429, 500, 502, 503, 504};
+    const int *st = o->retry_statuses ? o->retry_statuses : standard;
+    size_t n = o->retry_statuses ? o->n_retry_statuses : 6;
+    if (o->retries < 0 || !limit_ok(o->retry_backoff) ||
+        !limit_ok(o->retry_backoff_max) || !limit_ok(o->retry_after_max) ||
+        !limit_ok(o->retry_max_time) || !limit_ok(o->retry_budget) ||
+        (o->n_retry_statuses && !o->retry_statuses) ||
+        o->breaker_threshold < 0 || !limit_ok(o->breaker_pause) ||
+        !o->breaker_pause || !limit_ok(o->breaker_max_pause) ||
+        !o->breaker_max_pause || !limit_ok(o->rate) ||
+        !limit_ok(o->host_rate) || !limit_ok(o->host_delay))
+        return FETCH_E_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (st[i] < 100 || st[i] > 599)
+            return FETCH_E_INVAL;
+        c->retry_status[st[i]] = 1;
+    }
+    c->retry_tokens_max =
+        10 + o->retry_budget * (double)o->max_concurrency * 10;
+    c->retry_tokens = 10;
+    return FETCH_OK;
 }
 
 void fetch_options_init_size(fetch_options *o, size_t size)
@@ -30,11 +68,6 @@ void fetch_options_init_size(fetch_options *o, size_t size)
     options_defaults(&d);
     d.size = size;
     memcpy(o, &d, size < sizeof d ? size : sizeof d);
-}
-
-static int limit_ok(double s)
-{
-    return fetch__seconds_ok(s) && s >= 0;
 }
 
 /* CURLSHOPT_LOCKFUNC: the share is used by every loop's thread. */
@@ -84,9 +117,13 @@ static int copy_options(fetch_client *c, const fetch_options *in)
     for (size_t i = 0; i < o.n_headers; i++)
         if (!fetch__header_ok(o.headers[i]))
             return FETCH_E_INVAL;
+    if (retry_options(c, &o) != FETCH_OK)
+        return FETCH_E_INVAL;
     c->opts = o;
     c->opts.headers = NULL;
     c->opts.n_headers = 0;
+    c->opts.retry_statuses = NULL; /* kept in retry_status[] */
+    c->opts.n_retry_statuses = 0;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (*fields[i] && !(c->strs[i] = strdup(*fields[i])))
             return FETCH_E_NOMEM;
@@ -165,6 +202,15 @@ fetch_client *fetch_client_new(const fetch_options *opts,
         goto fail;
     fetch__sched_init(&c->sched, (size_t)c->opts.max_concurrency,
                       (size_t)c->opts.max_per_host);
+    c->sched.rate = c->opts.rate;
+    c->sched.host_rate = c->opts.host_rate;
+    c->sched.host_delay = c->opts.host_delay;
+    c->sched.delay_jitter = c->opts.random_delay;
+    c->sched.breaker = (unsigned)c->opts.breaker_threshold;
+    c->sched.breaker_pause = c->opts.breaker_pause;
+    c->sched.breaker_max = c->opts.breaker_max_pause;
+    /* jitter differs from run to run */
+    c->sched.rng ^= (unsigned long)(fetch__now() * 1e9) ^ (unsigned long)c;
     c->wake_at = -1;
     rc = FETCH_E_NOMEM;
     if (base) {
@@ -238,6 +284,7 @@ int fetch_client_set_deadline(fetch_client *c, double seconds)
     evtimer_del(c->deadline);
     c->deadline_passed = 0;
     c->deadline_s = seconds;
+    c->deadline_at = seconds > 0 ? fetch__now() + seconds : 0;
     if (seconds > 0) {
         struct timeval tv;
         fetch__timeval(&tv, seconds);
@@ -318,9 +365,12 @@ void fetch_client_stats_size(const fetch_client *c, fetch_stats *out,
     /* as the caller sees them: a loop may hold a cancelled transfer's
        slot a moment longer, until it has taken it out of libcurl */
     fetch__lock(m);
-    s.queued = c->sched.queued;
+    s.queued = c->sched.queued + c->sched.later_n;
+    s.retrying = c->sched.later_n;
+    s.hosts_paused = c->sched.paused;
     s.idle_slots = fetch__sched_idle(&c->sched);
     fetch__unlock(m);
+    s.retries = c->retries_made;
     s.running = c->nunfinished - c->ndoomed - s.queued;
     fetch__loops_count(m, &s.sockets, &s.timers);
     s.timers += (size_t)evtimer_pending(c->sched_timer, NULL);

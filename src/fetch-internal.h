@@ -12,6 +12,7 @@
  *   easy.c      easy handles: pool, options -> CURLOPT
  *   response.c  the body on its way in, what libcurl knew at the end, the
  *               fetch_response
+ *   retry.c     which failed attempts are retried, and after how long
  *   queue.c     the scheduler (no libcurl, no libevent)
  *   text.c, error.c, clock.c
  */
@@ -68,7 +69,10 @@ struct fetch__settings {
     void *data_arg;
     int sink_fd;
     const char *sink_path;
-    int custom; /* anything but a plain GET with the client's options */
+    int custom;     /* anything but a plain GET with the client's options */
+    int retries;    /* attempts after the first */
+    int idempotent; /* its method may be sent twice */
+    const unsigned char *retry_status; /* the client's table */
 };
 
 /* What the loop carrying a transfer owns, from dispatch until it hands the
@@ -96,6 +100,13 @@ struct fetch__xfer {
     char *effective_url, *content_type;
     struct fetch__header *headers; /* one block: array, then the strings */
     size_t n_headers;
+    /* for the retry (retry.c) */
+    int sent;             /* the request went out, some of it at least */
+    double retry_after;   /* the server's Retry-After, >= 0, or -1 */
+    long long sink_start; /* a regular sink_fd's size or offset at the
+                             start (to truncate back to), or -1 */
+    enum fetch__outcome host_said; /* what it says of its host */
+    int host_down; /* its host's probe failed: the host is down */
 };
 
 struct fetch_task {
@@ -128,6 +139,7 @@ struct fetch_task {
     void *cb_arg;
     double t_submit;
     double t_start; /* when it was dispatched (under the lock) */
+    int attempt;    /* the current attempt's number, from 1 */
     struct fetch__xfer x;
     fetch_response resp;
     char *message; /* resp.message */
@@ -158,13 +170,17 @@ struct fetch_client {
                                   set it earlier */
     struct event *deadline;    /* fetch_client_set_deadline(), or NULL */
     double deadline_s;
+    double deadline_at; /* fetch__now() when it passes, or 0 */
     int deadline_passed;
 
     struct fetch__loop **loops;
     size_t nloops;
     int threaded; /* loops run in threads: take lock */
     pthread_mutex_t lock;
-    struct fetch__sched sched;      /* under lock */
+    struct fetch__sched sched;             /* under lock */
+    unsigned char retry_status[600];       /* 1: a status that is retried */
+    double retry_tokens, retry_tokens_max; /* the retry budget */
+    size_t retries_made;
     struct fetch__task_list outbox; /* under lock: handed back */
     size_t outbox_len, batch;       /* poke the client per batch */
     int poked;                      /* under lock */
@@ -220,6 +236,13 @@ static inline int fetch__leave(fetch_client *c)
 
 /* error.c */
 int fetch__from_curl(CURLcode cc);
+
+/* retry.c */
+int fetch__retry_status(const fetch_task *t, long status);
+int fetch__retry_wanted(const fetch_task *t);
+enum fetch__outcome fetch__retry_host(const fetch_task *t);
+double fetch__retry_delay(const fetch_options *o, int attempt,
+                          double retry_after, double random);
 
 /* text.c */
 char *fetch__message(const char *url, const char *detail);

@@ -24,6 +24,7 @@
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,19 @@ static void on_flush(evutil_socket_t fd, short ev, void *arg)
 static void hand_back(struct fetch__loop *L, fetch_task *t)
 {
     fetch_client *c = L->c;
+    double now = fetch__now();
     fetch__lock(c);
+    /* before its slot is free: a host that asks for time gets it first */
+    if (!t->x.cancel_code) {
+        const fetch_options *o = t->s.opts;
+        enum fetch__outcome said = fetch__retry_host(t);
+        double pause =
+            t->x.retry_after >= 0
+                ? t->x.retry_after
+                : o->retry_backoff * (0.5 + fetch__sched_random(&c->sched));
+        t->x.host_down =
+            fetch__sched_outcome(&c->sched, &t->q, said, now, pause);
+    }
     fetch__sched_done(&c->sched, &t->q);
     L->running--;
     t->on_loop = 0;
@@ -160,6 +173,18 @@ static void fail_start(struct fetch__loop *L, fetch_task *t, int code,
     hand_back(L, t);
 }
 
+/* Where a regular file stands that a body is about to be appended to (to
+   cut a failed attempt's bytes off again), or -1. */
+static long long sink_offset(int fd)
+{
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return -1;
+    return fl & O_APPEND ? (long long)st.st_size
+                         : (long long)lseek(fd, 0, SEEK_CUR);
+}
+
 static void start(struct fetch__loop *L, fetch_task *t)
 {
     fetch_client *c = L->c;
@@ -167,6 +192,8 @@ static void start(struct fetch__loop *L, fetch_task *t)
     struct fetch__handle *h;
     x->t_start = fetch__now();
     x->sink_fd = t->s.sink_fd;
+    x->sink_start =
+        x->sink_fd >= 0 && t->s.retries ? sink_offset(x->sink_fd) : -1;
     x->data_lock = c->threaded ? &L->data_lock : NULL;
     if (c->opts.trace.on_started)
         c->opts.trace.on_started(t, x->t_start - t->t_submit,
@@ -236,6 +263,38 @@ static struct fetch__loop *pick(fetch_client *c, struct fetch__loop *self)
     return best;
 }
 
+/* Under the lock: a request may now wait for a time (a delay, a rate, a
+   back-off), or none may wait any more. The client's timer must go off
+   by the first such time, and be gone when there is none (an idle client
+   leaves no timer). Only the client's thread sets it: a loop thread (self)
+   asks it through the outbox pipe. Returns 1 when the caller should call
+   wake_set(at) once it has let go of the lock. */
+static int wake_plan(fetch_client *c, struct fetch__loop *self, double *at)
+{
+    *at = fetch__sched_wake_at(&c->sched);
+    if (c->closing ||
+        (*at >= 0 ? c->wake_at >= 0 && *at >= c->wake_at : c->wake_at < 0))
+        return 0;
+    if (c->threaded && self) {
+        c->rearm = 1;
+        poke_client(c);
+        return 0;
+    }
+    c->wake_at = *at;
+    return 1;
+}
+
+static void wake_set(fetch_client *c, double at, double now)
+{
+    struct timeval tv;
+    if (at < 0) {
+        evtimer_del(c->sched_timer);
+        return;
+    }
+    fetch__timeval(&tv, at - now);
+    evtimer_add(c->sched_timer, &tv);
+}
+
 /* Take from the scheduler what may start now: start self's share here,
    hand the rest to their loops. Returns how many self started. */
 static size_t refill(fetch_client *c, struct fetch__loop *self)
@@ -266,26 +325,11 @@ static size_t refill(fetch_client *c, struct fetch__loop *self)
             woken[nwoken++] = L;
         }
     }
-    /* a host or request now waits for a time (a delay, a rate, a
-       back-off): the client's timer must go off by then. Only the
-       client's thread sets it; a loop thread asks through the outbox
-       pipe. */
-    double at = fetch__sched_wake_at(&c->sched);
-    int arm = at >= 0 && !c->closing && (c->wake_at < 0 || at < c->wake_at);
-    if (arm) {
-        c->wake_at = at;
-        if (c->threaded && self) {
-            c->rearm = 1;
-            poke_client(c);
-            arm = 0;
-        }
-    }
+    double at;
+    int set = wake_plan(c, self, &at);
     fetch__unlock(c);
-    if (arm) {
-        struct timeval tv;
-        fetch__timeval(&tv, at - now);
-        evtimer_add(c->sched_timer, &tv);
-    }
+    if (set)
+        wake_set(c, at, now);
     for (size_t i = 0; i < nwoken; i++)
         poke(woken[i]->pipe[1]);
     fetch_task *t;
@@ -648,7 +692,8 @@ enum fetch__state fetch__task_detach(fetch_task *t, int code)
     fetch_client *c = t->client;
     struct fetch__loop *L;
     enum fetch__state prev;
-    int held = 0;
+    int held = 0, set = 0;
+    double at;
     fetch__lock(c);
     L = t->x.loop; /* set by refill(), under the lock */
     prev = t->state;
@@ -656,6 +701,7 @@ enum fetch__state fetch__task_detach(fetch_task *t, int code)
     switch (prev) {
     case FETCH__QUEUED:
         fetch__sched_remove(&c->sched, &t->q);
+        set = wake_plan(c, NULL, &at); /* it may have been the last */
         break;
     case FETCH__DISPATCHED: /* never started */
         TAILQ_REMOVE(&L->inbox, t, m_link);
@@ -679,6 +725,8 @@ enum fetch__state fetch__task_detach(fetch_task *t, int code)
         break;
     }
     fetch__unlock(c);
+    if (set)
+        wake_set(c, at, fetch__now());
     if (held && !c->threaded) {
         stop(L, t); /* this thread: now */
     } else if (held) {

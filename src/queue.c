@@ -18,10 +18,11 @@
 #include "queue.h"
 
 struct fetch__host {
-    size_t queued, running, later; /* later: its requests in s->later */
-    struct fetch__qlist waiting;   /* FIFO */
-    struct fetch__timed wait;      /* in s->waiting until wait.at */
-    size_t startable;              /* how many it may start now */
+    size_t queued, running, later;  /* later: its requests in s->later */
+    struct fetch__qlist waiting;    /* FIFO */
+    struct fetch__qlist later_list; /* its requests in s->later */
+    struct fetch__timed wait;       /* in s->waiting until wait.at */
+    size_t startable;               /* how many it may start now */
     int in_ready;
     int probing;    /* paused and let out again: one request at a time */
     int paused;     /* counted in s->paused */
@@ -202,6 +203,7 @@ static struct fetch__host *host_of(struct fetch__sched *s, const char *key)
         return NULL;
     }
     TAILQ_INIT(&h->waiting);
+    TAILQ_INIT(&h->later_list);
     s->hosts++;
     return h;
 }
@@ -243,6 +245,7 @@ int fetch__sched_push_at(struct fetch__sched *s, struct fetch__qnode *n,
         n->later.at = not_before;
         if (heap_add(s, &s->later, &n->later) != 0)
             return -1;
+        TAILQ_INSERT_TAIL(&h->later_list, n, link);
         h->later++;
         s->later_n++;
         return 0;
@@ -265,6 +268,7 @@ void fetch__sched_remove(struct fetch__sched *s, struct fetch__qnode *n)
     struct fetch__host *h = n->host;
     if (n->later.in) {
         heap_remove(s, &s->later, &n->later);
+        TAILQ_REMOVE(&h->later_list, n, link);
         h->later--;
         s->later_n--;
     } else {
@@ -309,6 +313,7 @@ static void due(struct fetch__sched *s, double now)
         struct fetch__qnode *n = NODE_OF(s->later.v[0]);
         struct fetch__host *h = n->host;
         heap_remove(s, &s->later, &n->later);
+        TAILQ_REMOVE(&h->later_list, n, link);
         h->later--;
         s->later_n--;
         TAILQ_INSERT_HEAD(&h->waiting, n, link);
@@ -431,6 +436,14 @@ void fetch__sched_drain(struct fetch__sched *s, const char *key,
         n->host = NULL;
         TAILQ_INSERT_TAIL(out, n, link);
     }
+    while ((n = TAILQ_FIRST(&h->later_list))) { /* retries waiting too */
+        TAILQ_REMOVE(&h->later_list, n, link);
+        heap_remove(s, &s->later, &n->later);
+        h->later--;
+        s->later_n--;
+        n->host = NULL;
+        TAILQ_INSERT_TAIL(out, n, link);
+    }
     update(s, h);
 }
 
@@ -449,6 +462,8 @@ size_t fetch__sched_idle(const struct fetch__sched *s)
 double fetch__sched_wake_at(const struct fetch__sched *s)
 {
     double at = -1;
+    if (!s->queued && !s->later_n)
+        return -1; /* a host may wait, but nothing waits for it */
     if (s->waiting.len)
         at = s->waiting.v[0]->at;
     if (s->later.len && (at < 0 || s->later.v[0]->at < at))

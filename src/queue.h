@@ -25,10 +25,12 @@ struct fetch__heap {
 
 /* A request in the scheduler, embedded in its task. */
 struct fetch__qnode {
-    TAILQ_ENTRY(fetch__qnode) link; /* in its host's FIFO */
-    struct fetch__host *host;       /* from push until done */
-    struct fetch__timed later;      /* waiting for a time of its own */
-    int probe;                      /* started as its host's one probe */
+    TAILQ_ENTRY(fetch__qnode)
+    link;                      /* in its host's FIFO, or its list of
+                                  those waiting for a time */
+    struct fetch__host *host;  /* from push until done */
+    struct fetch__timed later; /* waiting for a time of its own */
+    int probe;                 /* started as its host's one probe */
 };
 
 TAILQ_HEAD(fetch__qlist, fetch__qnode);
@@ -88,7 +90,8 @@ int fetch__sched_outcome(struct fetch__sched *s, struct fetch__qnode *n,
                          enum fetch__outcome what, double now, double pause);
 /* A request that next() gave out has ended: its slots are free again. */
 void fetch__sched_done(struct fetch__sched *s, struct fetch__qnode *n);
-/* Move every request queued for host key to out (its host is down). */
+/* Move every request queued for host key to out, those waiting for a time
+   of their own too (its host is down). */
 void fetch__sched_drain(struct fetch__sched *s, const char *key,
                         struct fetch__qlist *out);
 /* n's host may start nothing before time until (a back-off, a rate). */
@@ -97,7 +100,8 @@ void fetch__sched_defer(struct fetch__sched *s, struct fetch__qnode *n,
 /* Free slots that the queued requests cannot fill now (they wait for their
    hosts: the limit per host, or a time): more requests could use them. */
 size_t fetch__sched_idle(const struct fetch__sched *s);
-/* When something waiting for a time may start, or -1 when nothing waits. */
+/* When something waiting for a time may start, or -1 when no request
+   waits (a host may still be paused: the next request for it waits). */
 double fetch__sched_wake_at(const struct fetch__sched *s);
 /* A number in [0, 1) for jitter. */
 double fetch__sched_random(struct fetch__sched *s);

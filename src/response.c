@@ -65,10 +65,13 @@ size_t fetch__on_body(char *p, size_t size, size_t n, void *arg)
 
     if (!x->bytes && to_memory)
         reserve_body(t);
-    if (!x->bytes && !to_memory && t->s.fail_on_http_error) {
-        long status = 0; /* curl --fail: no error page in the output */
+    if (!x->bytes && !to_memory) {
+        /* curl --fail: no error page in the output; nor the body of an
+           answer that will be retried */
+        long status = 0;
         curl_easy_getinfo(x->h->easy, CURLINFO_RESPONSE_CODE, &status);
-        x->drop_body = status >= 400;
+        x->drop_body = (t->s.fail_on_http_error && status >= 400) ||
+                       fetch__retry_status(t, status);
     }
     /* atomic: the client reads it when it cancels the transfer */
     __atomic_store_n(&x->bytes, x->bytes + len, __ATOMIC_RELAXED);
@@ -174,6 +177,29 @@ static char *printed(const char *fmt, ...)
     return s;
 }
 
+/* What the retry rules need: was the request sent, did the server say
+   when to come back (Retry-After: libcurl 7.88 gives a date in the past
+   as a negative delay, and 0 when there is no such header), and what the
+   attempt says of its host. */
+static void retry_facts(fetch_task *t, CURL *e)
+{
+    struct fetch__xfer *x = &t->x;
+    struct curl_header *h;
+    long sent = 0;
+    curl_off_t after = 0;
+    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
+    x->sent = sent > 0;
+    x->retry_after = -1;
+    if (x->status && t->s.opts->retry_after_max > 0 &&
+        curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) ==
+            CURLHE_OK &&
+        curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &after) == CURLE_OK) {
+        x->retry_after = after < 0 ? 0 : (double)after;
+        if (x->retry_after > t->s.opts->retry_after_max)
+            x->retry_after = t->s.opts->retry_after_max;
+    }
+}
+
 /* The transfer is over (cc from libcurl): read what libcurl knows and
    decide the result, before the handle is reused. */
 void fetch__response_collect(fetch_task *t, CURLcode cc)
@@ -195,6 +221,7 @@ void fetch__response_collect(fetch_task *t, CURLcode cc)
     x->time_total = fetch__now() - x->t_start;
     if (x->status && t->s.opts->keep_headers)
         keep_headers(x, e);
+    retry_facts(t, e);
     if (x->stop == STOP_TOO_LARGE || cc == CURLE_FILESIZE_EXCEEDED) {
         x->code = FETCH_E_TOO_LARGE;
         x->detail = printed("body larger than %zu bytes", t->s.max_body_size);

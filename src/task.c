@@ -5,6 +5,7 @@
  * the loops: the kick that has the scheduler start what it may, and the
  * tasks the loops hand back.
  */
+#define _GNU_SOURCE /* asprintf */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ static void request_defaults(fetch_request *r)
     r->max_body_size = -1;
     r->fail_on_http_error = -1;
     r->sink_fd = -1;
+    r->retries = -1;
 }
 
 void fetch_request_init_size(fetch_request *r, size_t size)
@@ -82,6 +84,19 @@ static int header_named(const fetch_request *in, const char *header)
     return 0;
 }
 
+/* May the method be sent twice (RFC 9110 9.2.2)? */
+static int idempotent(const char *method)
+{
+    static const char *const safe[] = {"GET",    "HEAD",    "PUT",
+                                       "DELETE", "OPTIONS", "TRACE"};
+    if (!method)
+        return 1;
+    for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++)
+        if (!strcmp(method, safe[i]))
+            return 1;
+    return 0;
+}
+
 /* A task's settings: the client's, with what the request says instead. */
 static int settings(fetch_task *t, fetch_client *c, const fetch_request *in)
 {
@@ -94,8 +109,14 @@ static int settings(fetch_task *t, fetch_client *c, const fetch_request *in)
     s->max_body_size = o->max_body_size;
     s->fail_on_http_error = o->fail_on_http_error;
     s->sink_fd = -1;
+    s->retries = o->retries;
+    s->idempotent = 1;
+    s->retry_status = c->retry_status;
     if (!in)
         return 0;
+    if (in->retries >= 0)
+        s->retries = in->retries;
+    s->idempotent = idempotent(in->method);
     if (in->timeout >= 0)
         s->timeout = in->timeout;
     if (in->follow_redirects >= 0)
@@ -203,6 +224,7 @@ static fetch_task *submit(fetch_client *c, const char *url,
     t->cb = cb;
     t->cb_arg = arg;
     t->seq = c->next_seq++;
+    t->attempt = 1;
     t->t_submit = fetch__now();
     t->resp.url = t->url;
     t->resp.body = "";
@@ -297,16 +319,173 @@ static void on_sched_timer(evutil_socket_t fd, short ev, void *arg)
 static void finish(fetch_task *t, int code, CURLcode cc, const char *detail,
                    int with_result);
 
-/* A loop is done with t: a result to finish it with, or, if the client
-   finished it already (cancel, timeout), only memory to give back. */
+/* ---- retries (the rules: retry.c) ---- */
+
+static fetch_task *task_of(struct fetch__qnode *q)
+{
+    return (fetch_task *)((char *)q - offsetof(fetch_task, q));
+}
+
+/* t's attempt was its host's probe, and found the host down: every request
+   queued for the host fails too, at the kick (as those that fail at
+   submission), and none of them is sent. */
+static void host_down(fetch_task *t)
+{
+    fetch_client *c = t->client;
+    struct fetch__qlist out = TAILQ_HEAD_INITIALIZER(out);
+    struct fetch__qnode *q;
+    char key[512];
+    const char *why = t->x.detail ? t->x.detail : fetch_strerror(t->x.code);
+    fetch__host_key(t->target, key, sizeof key);
+    fetch__lock(c);
+    fetch__sched_drain(&c->sched, key, &out);
+    TAILQ_FOREACH(q, &out, link)
+    task_of(q)->state = FETCH__DOOMED;
+    fetch__unlock(c);
+    while ((q = TAILQ_FIRST(&out))) {
+        fetch_task *d = task_of(q);
+        TAILQ_REMOVE(&out, q, link);
+        d->resp.error = t->x.code;
+        free(d->message);
+        if (asprintf(&d->message, "host down, not tried (its last attempt: %s)",
+                     why) < 0)
+            d->message = NULL;
+        TAILQ_INSERT_TAIL(&c->doomed, d, m_link);
+        c->ndoomed++;
+    }
+    fetch__kick(c);
+    char *m = NULL;
+    if (asprintf(&m, "host down: %s", why) >= 0) {
+        free(t->x.detail);
+        t->x.detail = m;
+    }
+}
+
+/* Add why the failed attempt is not retried to its message. */
+static void not_retried(fetch_task *t, const char *why)
+{
+    char *m = NULL;
+    if (asprintf(&m, "%s (not retried: %s)",
+                 t->x.detail ? t->x.detail : fetch_strerror(t->x.code),
+                 why) >= 0) {
+        free(t->x.detail);
+        t->x.detail = m;
+    }
+}
+
+/* Can the part of the body that a failed attempt streamed be taken back? */
+static int discard(fetch_task *t)
+{
+    const struct fetch__xfer *x = &t->x;
+    if (!x->bytes || x->drop_body || x->body || t->s.sink_path)
+        return 1; /* nothing out, a buffer, or a file truncated anew */
+    if (t->s.on_data)
+        return t->s.on_data(t, NULL, 0, t->s.data_arg) == 0;
+    return x->sink_start >= 0 &&
+           ftruncate(t->s.sink_fd, (off_t)x->sink_start) == 0 &&
+           lseek(t->s.sink_fd, (off_t)x->sink_start, SEEK_SET) >= 0;
+}
+
+/* Tell the trace hook of the failed attempt, as a response of its own. */
+static void trace_retry(fetch_task *t, double delay)
+{
+    const fetch_trace *tr = &t->client->opts.trace;
+    fetch__response_fill(t);
+    t->resp.error = t->x.code;
+    t->resp.curl_code = (int)t->x.cc;
+    t->resp.attempts = t->attempt;
+    t->resp.message =
+        t->x.code
+            ? fetch__message(t->url, t->x.detail ? t->x.detail
+                                                 : fetch_strerror(t->x.code))
+            : NULL;
+    tr->on_retry(t, &t->resp, delay, tr->arg);
+    free((char *)t->resp.message);
+    memset(&t->resp, 0, sizeof t->resp);
+    t->resp.url = t->url;
+    t->resp.body = "";
+}
+
+/* Queue t's failed attempt again if the rules say so. Returns 1 when it
+   is queued (it waits in the scheduler, not here), 0 when the attempt is
+   its result. */
+static int try_again(fetch_task *t)
+{
+    fetch_client *c = t->client;
+    const fetch_options *o = &c->opts;
+    struct fetch__xfer *x = &t->x;
+    char why[160] = "", key[512];
+    if (t->attempt > t->s.retries || c->closing || !fetch__retry_wanted(t))
+        return 0;
+    double now = fetch__now();
+    fetch__lock(c);
+    double delay = fetch__retry_delay(o, t->attempt, x->retry_after,
+                                      fetch__sched_random(&c->sched));
+    fetch__unlock(c);
+    if (o->retry_max_time > 0 && now + delay - t->t_submit > o->retry_max_time)
+        snprintf(why, sizeof why,
+                 "a retry in %.3g s would start past the retry time of %g s",
+                 delay, o->retry_max_time);
+    else if (c->deadline_at > 0 && now + delay >= c->deadline_at)
+        snprintf(why, sizeof why,
+                 "a retry in %.3g s would start past the deadline", delay);
+    else if (o->retry_budget > 0 && c->retry_tokens < 1)
+        snprintf(why, sizeof why, "the retry budget is spent");
+    else if (!discard(t))
+        snprintf(why, sizeof why,
+                 "its body was streamed and cannot be "
+                 "taken back");
+    if (why[0]) {
+        not_retried(t, why);
+        return 0;
+    }
+    if (o->retry_budget > 0)
+        c->retry_tokens -= 1;
+    c->retries_made++;
+    if (o->trace.on_retry)
+        trace_retry(t, delay);
+    /* a clean slate: the loop that takes it next starts afresh */
+    fetch__xfer_free(x);
+    memset(x, 0, sizeof *x);
+    x->sink_fd = -1;
+    fetch__host_key(t->target, key, sizeof key);
+    fetch__lock(c);
+    t->attempt++;
+    t->state = FETCH__QUEUED;
+    int rc = fetch__sched_push_at(&c->sched, &t->q, key, now + delay);
+    if (rc != 0)
+        t->state = FETCH__DOOMED;
+    fetch__unlock(c);
+    if (rc != 0) { /* out of memory: it ends at the kick */
+        t->resp.error = FETCH_E_NOMEM;
+        TAILQ_INSERT_TAIL(&c->doomed, t, m_link);
+        c->ndoomed++;
+    }
+    fetch__kick(c); /* the scheduler's timer: set for the wait */
+    return 1;
+}
+
+/* A loop is done with t: a result to finish it with (or to try again),
+   or, if the client finished it already (cancel, timeout), only memory to
+   give back. */
 void fetch__task_returned(fetch_task *t)
 {
+    fetch_client *c = t->client;
     if (t->done) {
         fetch__xfer_free(&t->x);
         if (t->user_freed)
             task_release(t);
         return;
     }
+    if (t->attempt == 1 && c->opts.retry_budget > 0) { /* earn retries */
+        c->retry_tokens += c->opts.retry_budget;
+        if (c->retry_tokens > c->retry_tokens_max)
+            c->retry_tokens = c->retry_tokens_max;
+    }
+    if (t->x.host_down)
+        host_down(t);
+    else if (try_again(t))
+        return;
     finish(t, t->x.code, t->x.cc, t->x.detail, 1);
 }
 
@@ -327,8 +506,10 @@ static void on_wake(evutil_socket_t fd, short ev, void *arg)
     c->outbox_len = 0;
     rearm = c->rearm;
     c->rearm = 0;
-    if (rearm) /* set it again from here */
+    if (rearm) { /* a loop asks: set the timer again from here */
         c->wake_at = -1;
+        evtimer_del(c->sched_timer);
+    }
     TAILQ_CONCAT(&back, &c->outbox, m_link);
     TAILQ_FOREACH(t, &back, m_link)
     t->in_outbox = 0;
@@ -414,7 +595,9 @@ static void finish(fetch_task *t, int code, CURLcode cc, const char *detail,
     }
     if (prev == FETCH__QUEUED || prev == FETCH__DOOMED) {
         t->resp.time_queued = now - t->t_submit;
+        t->resp.attempts = t->attempt - 1; /* this one never started */
     } else {
+        t->resp.attempts = t->attempt;
         t->resp.time_queued = t->t_start - t->t_submit;
         t->resp.time_total = now - t->t_start;
     }

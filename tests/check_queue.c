@@ -374,6 +374,9 @@ START_TEST(the_breaker_opens_probes_and_gives_up)
         fetch__sched_outcome(&s, &r[3].q, FETCH__HOST_DOWN, 0.1, 0), 0);
     fetch__sched_done(&s, &r[3].q);
     ck_assert_double_eq(fetch__sched_wake_at(&s), at);
+    /* and will be retried much later */
+    ck_assert_int_eq(
+        fetch__sched_push_at(&s, &r[3].q, "http://h1.test:80", at + 100), 0);
     ck_assert_ptr_null(fetch__sched_next(&s, at - 0.01));
     /* then one probe */
     q = fetch__sched_next(&s, at);
@@ -386,17 +389,19 @@ START_TEST(the_breaker_opens_probes_and_gives_up)
     fetch__sched_done(&s, q);
     struct fetch__qlist out = TAILQ_HEAD_INITIALIZER(out);
     fetch__sched_drain(&s, "http://h1.test:80", &out);
-    int n = 5;
+    int n = 5; /* the queue in its order, then the retry */
     TAILQ_FOREACH(q, &out, link)
-    ck_assert_int_eq(req_of(q)->n, n++);
-    ck_assert_int_eq(n, N);
+    ck_assert_int_eq(req_of(q)->n, n < N ? n++ : 3);
+    ck_assert_ptr_eq(TAILQ_LAST(&out, fetch__qlist), &r[3].q);
     ck_assert_uint_eq(s.queued, 0);
+    ck_assert_uint_eq(s.later_n, 0);
+    /* nothing waits now; a request that comes later waits for the next
+       probe, after a pause twice as long (1-3 s) */
+    ck_assert_double_eq(fetch__sched_wake_at(&s), -1);
+    push(&s, &r[0], 1, 0);
     double again = fetch__sched_wake_at(&s);
     ck_assert_double_ge(again - at, 1.0);
     ck_assert_double_le(again - at, 3.0);
-    /* a request that comes later probes once the pause is over; an answer
-       closes the breaker */
-    push(&s, &r[0], 1, 0);
     ck_assert_ptr_null(fetch__sched_next(&s, again - 0.01));
     q = fetch__sched_next(&s, again);
     ck_assert_int_eq(q->probe, 1);

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -334,6 +337,35 @@ void ts_stats(const test_server *s, long *inflight, long *max, long *total)
 void ts_reset(const test_server *s)
 {
     free(http_get(s, "/reset"));
+}
+
+size_t ts_log(const test_server *s, ts_entry **out)
+{
+    char *body = http_get(s, "/log"), *line, *save = NULL;
+    size_t n = 0;
+    *out = NULL;
+    for (line = strtok_r(body, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        *out = realloc(*out, (n + 1) * sizeof **out);
+        ts_entry *e = &(*out)[n++];
+        ck_assert_int_eq(sscanf(line, "%lf %63s %7s %191s", &e->at, e->host,
+                                e->method, e->path),
+                         4);
+    }
+    free(body);
+    return n;
+}
+
+int closed_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, len), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd); /* bound, never listened: connecting is refused */
+    return ntohs(a.sin_port);
 }
 
 static void read_all(int fd, char **buf, size_t *len)

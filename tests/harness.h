@@ -31,6 +31,15 @@ const char *ts_url(const test_server *s, const char *fmt, ...)
 /* The server's counters: requests being answered now, most at once, total. */
 void ts_stats(const test_server *s, long *inflight, long *max, long *total);
 void ts_reset(const test_server *s);
+/* The server's /log since the last reset: each request as it arrived. */
+typedef struct ts_entry {
+    double at; /* the server's monotonic clock */
+    char host[64], method[8], path[192];
+} ts_entry;
+/* The entries (malloc'd array, free() it) and how many. */
+size_t ts_log(const test_server *s, ts_entry **out);
+/* A 127.0.0.1 port where nothing listens (connecting is refused). */
+int closed_port(void);
 
 /* The fixture every suite uses: one server per test, in `srv`. */
 extern test_server srv;

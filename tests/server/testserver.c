@@ -24,14 +24,25 @@
  *   /multi           200 with two X-Multi headers, "a" and "b"
  *   /cookie/set?C    200 with Set-Cookie: C (C URL-decoded)
  *   http://...       (a proxy's absolute-form request) 200, "proxied URL\n"
+ *   /flaky/KEY?fail=N[&status=S][&after=SECS|&date=SECS|&cut=1]
+ *                    the first N requests for KEY fail: status S (default
+ *                    503), with Retry-After SECS (delay-seconds) or an HTTP
+ *                    date SECS from now (negative: in the past); or, with
+ *                    cut=1, a 200 that promises 2000 bytes, sends 1000 of
+ *                    /bytes' and closes. After that: 200, /bytes/1000's
+ *                    body, and X-Attempt: K (this request's number for KEY)
  *   /stats           "inflight I max M total T\n" (requests being answered)
- *   /reset           zero max and total
+ *   /log             one line per request since the last /reset, in order
+ *                    of arrival: "SECONDS HOST METHOD PATH" (SECONDS on
+ *                    the monotonic clock, to the microsecond)
+ *   /reset           zero max and total; forget the log and /flaky's keys
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/queue.h>
@@ -45,6 +56,56 @@
 
 static struct event_base *base;
 static long inflight, max_inflight, total;
+static struct evbuffer *request_log; /* /log */
+
+/* /flaky's keys: how many requests each has had */
+struct flaky {
+    char *key;
+    long seen;
+    struct flaky *next;
+};
+static struct flaky *flaky_keys;
+
+static long flaky_count(const char *key)
+{
+    struct flaky *f;
+    for (f = flaky_keys; f; f = f->next)
+        if (!strcmp(f->key, key))
+            return ++f->seen;
+    f = calloc(1, sizeof *f);
+    f->key = strdup(key);
+    f->next = flaky_keys;
+    flaky_keys = f;
+    return ++f->seen;
+}
+
+static void flaky_forget(void)
+{
+    while (flaky_keys) {
+        struct flaky *f = flaky_keys;
+        flaky_keys = f->next;
+        free(f->key);
+        free(f);
+    }
+}
+
+static void log_request(struct evhttp_request *req, const char *uri)
+{
+    struct timespec ts;
+    const char *host =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    evbuffer_add_printf(request_log, "%lld.%06ld %s %s %s\n",
+                        (long long)ts.tv_sec, ts.tv_nsec / 1000,
+                        host ? host : "-",
+                        cmd == EVHTTP_REQ_GET    ? "GET"
+                        : cmd == EVHTTP_REQ_HEAD ? "HEAD"
+                        : cmd == EVHTTP_REQ_POST ? "POST"
+                        : cmd == EVHTTP_REQ_PUT  ? "PUT"
+                                                 : "OTHER",
+                        uri);
+}
 
 static void begin(void)
 {
@@ -165,6 +226,53 @@ static int number_after(const char *path, const char *prefix, long *n)
            (*end == '\0' || *end == '?');
 }
 
+/* /flaky/KEY?...: see the top. */
+static void flaky(struct evhttp_request *req, const char *rest)
+{
+    struct evkeyvalq q;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const char *query = strchr(rest, '?'), *v;
+    char key[128], text[64];
+    size_t klen = query ? (size_t)(query - rest) : strlen(rest);
+    snprintf(key, sizeof key, "%.*s", (int)klen, rest);
+    TAILQ_INIT(&q);
+    if (query)
+        evhttp_parse_query_str(query + 1, &q);
+    long fail = (v = evhttp_find_header(&q, "fail")) ? atol(v) : 0;
+    long status = (v = evhttp_find_header(&q, "status")) ? atol(v) : 503;
+    long k = flaky_count(key);
+    struct evbuffer *b = evbuffer_new();
+    if (k > fail) {
+        snprintf(text, sizeof text, "%ld", k);
+        evhttp_add_header(out, "X-Attempt", text);
+        fill(b, 1000);
+        reply(req, 200, b);
+    } else if ((v = evhttp_find_header(&q, "cut")) && atol(v)) {
+        /* as /close/1000 */
+        evhttp_add_header(out, "Content-Length", "2000");
+        evhttp_add_header(out, "Connection", "close");
+        evhttp_send_reply_start(req, 200, "OK");
+        fill(b, 1000);
+        evhttp_send_reply_chunk(req, b);
+        inflight--;
+        evhttp_send_reply_end(req);
+    } else {
+        if ((v = evhttp_find_header(&q, "after")))
+            evhttp_add_header(out, "Retry-After", v);
+        if ((v = evhttp_find_header(&q, "date"))) {
+            time_t when = time(NULL) + atol(v);
+            struct tm tm;
+            strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT",
+                     gmtime_r(&when, &tm));
+            evhttp_add_header(out, "Retry-After", text);
+        }
+        evbuffer_add_printf(b, "failure %ld of %ld\n", k, fail);
+        reply(req, (int)status, b);
+    }
+    evbuffer_free(b);
+    evhttp_clear_headers(&q);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
     const char *uri = evhttp_request_get_uri(req);
@@ -182,17 +290,26 @@ static void handle(struct evhttp_request *req, void *arg)
         evbuffer_free(b);
         return;
     }
+    if (!strcmp(uri, "/log")) {
+        evhttp_send_reply(req, 200, "OK", request_log); /* drains it */
+        return;
+    }
     if (!strcmp(uri, "/reset")) {
         struct evbuffer *b = evbuffer_new();
         max_inflight = inflight;
         total = 0;
+        evbuffer_drain(request_log, evbuffer_get_length(request_log));
+        flaky_forget();
         evbuffer_add(b, "reset\n", 6);
         evhttp_send_reply(req, 200, "OK", b);
         evbuffer_free(b);
         return;
     }
     begin();
-    if (!strncmp(uri, "http://", 7)) {
+    log_request(req, uri);
+    if (!strncmp(uri, "/flaky/", 7)) {
+        flaky(req, uri + 7);
+    } else if (!strncmp(uri, "http://", 7)) {
         struct evbuffer *b = evbuffer_new();
         evbuffer_add_printf(b, "proxied %s\n", uri);
         reply(req, 200, b);
@@ -367,6 +484,7 @@ int main(int argc, char **argv)
         }
     }
     base = event_base_new();
+    request_log = evbuffer_new();
     http = evhttp_new(base);
     if (tls)
         evhttp_set_bevcb(http, tls_bev, tls);
@@ -406,6 +524,8 @@ int main(int argc, char **argv)
     event_free(in);
     event_free(timer);
     evhttp_free(http);
+    evbuffer_free(request_log);
+    flaky_forget();
     event_base_free(base);
     SSL_CTX_free(tls);
     return 0;
