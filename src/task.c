@@ -610,8 +610,16 @@ static void finish(fetch_task *t, int code, CURLcode cc, const char *detail,
     t->resp.error = code;
     t->resp.curl_code = (int)cc;
     if (code != FETCH_OK) {
-        char *m =
-            fetch__message(t->url, detail ? detail : fetch_strerror(code));
+        char *counted = NULL; /* how many tries it took to give up */
+        if (t->resp.attempts > 1 &&
+            asprintf(&counted, "%s (%d attempts)",
+                     detail ? detail : fetch_strerror(code),
+                     t->resp.attempts) < 0)
+            counted = NULL;
+        char *m = fetch__message(t->url, counted  ? counted
+                                         : detail ? detail
+                                                  : fetch_strerror(code));
+        free(counted);
         free(t->message); /* after use: detail may point into it */
         t->message = m;
         c->failures++;

@@ -449,7 +449,8 @@ START_TEST(long_urls_keep_their_reason)
     ck_assert_int_eq(r.status, 1);
     ck_assert_uint_lt(r.err_len, 600);
     ck_assert_ptr_nonnull(strstr(r.err, "...("));
-    ck_assert_ptr_nonnull(strstr(r.err, "Couldn't connect to server\n"));
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "Couldn't connect to server (3 attempts)\n"));
     run_free(&r);
     fetch_client *c = client_with(2, 0, 0);
     fetch_task *t = fetch_get(c, url, NULL, NULL, NULL);

@@ -72,6 +72,8 @@ void outdir_close(outdir *d);
 /* Body index's temporary file. These return 0 or an errno value. */
 int part_open(outdir *d, part *p, size_t index);
 int part_write(part *p, const char *data, size_t len);
+/* A failed attempt's bytes out again (the request is retried). */
+int part_truncate(part *p);
 /* Complete: rename it to DIR/N (an empty body creates it first). */
 int part_commit(outdir *d, part *p, size_t index);
 /* Failed: remove it, and with --clobber an earlier run's DIR/N. */
@@ -164,7 +166,10 @@ void flush_stdout(void);
 
 /* stream.c */
 void stream_setup(runner *r);
-/* fetch_data_cb for a body that may stream to stdout (on a loop thread) */
+/* fetch_data_cb for a body that may stream to stdout (on a loop thread).
+   NULL: the attempt failed and will be retried: what it wrote must go
+   (held back, or cut out of a file; with -N into a pipe it cannot: then
+   the request is not retried). */
 int stream_chunk(fetch_task *task, const char *p, size_t len, void *arg);
 /* s is the oldest unwritten now: its chunks go to stdout from here on */
 void stream_begin(runner *r, slot *s);

@@ -37,6 +37,20 @@ static const char usage_text[] =
     "      --connect-timeout SECONDS  (default 10)\n"
     "  -T, --deadline SECONDS    end everything still running after SECONDS\n"
     "      --threads N           event loops (default: one per core)\n"
+    "Retries (a failure that may pass: see fetchall(1)):\n"
+    "      --retry N             attempts after the first (default 2)\n"
+    "      --retry-delay SECONDS back-off base: retry k waits up to\n"
+    "                            SECONDS * 2^(k-1), at random (default 1)\n"
+    "      --retry-max-time SECONDS  no retry starts later than this after\n"
+    "                            its request was read\n"
+    "      --retry-all-errors    retry every failure, any method\n"
+    "      --retry-on CODES      HTTP statuses to retry (default\n"
+    "                            408,429,500,502,503,504)\n"
+    "Politeness:\n"
+    "      --rate N[/s|/m|/h]    most requests started, in all (default /s)\n"
+    "      --host-rate N[/s|/m|/h]  most requests started to each host\n"
+    "      --delay SECONDS       between two starts to the same host\n"
+    "      --random-delay        each --delay times 0.5 to 1.5\n"
     "Requests:\n"
     "  -X, --request METHOD      GET, HEAD, POST, PUT, PATCH, DELETE ...\n"
     "  -d, --data DATA           request body (@FILE: from FILE, CR LF out)\n"
@@ -67,7 +81,16 @@ enum {
     OPT_COMPRESSED,
     OPT_THREADS,
     OPT_DATA_BINARY,
-    OPT_CLOBBER
+    OPT_CLOBBER,
+    OPT_RETRY,
+    OPT_RETRY_DELAY,
+    OPT_RETRY_MAX_TIME,
+    OPT_RETRY_ALL_ERRORS,
+    OPT_RETRY_ON,
+    OPT_RATE,
+    OPT_HOST_RATE,
+    OPT_DELAY,
+    OPT_RANDOM_DELAY
 };
 
 static const struct option long_options[] = {
@@ -96,6 +119,15 @@ static const struct option long_options[] = {
     {"no-buffer", no_argument, NULL, 'N'},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"fail", no_argument, NULL, OPT_FAIL},
+    {"retry", required_argument, NULL, OPT_RETRY},
+    {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
+    {"retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME},
+    {"retry-all-errors", no_argument, NULL, OPT_RETRY_ALL_ERRORS},
+    {"retry-on", required_argument, NULL, OPT_RETRY_ON},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"host-rate", required_argument, NULL, OPT_HOST_RATE},
+    {"delay", required_argument, NULL, OPT_DELAY},
+    {"random-delay", no_argument, NULL, OPT_RANDOM_DELAY},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -157,6 +189,51 @@ static int parse_seconds(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* N[/s|/m|/h]: requests a second (wget's and Scrapy's rates are per
+   second, minute or hour too). */
+static int parse_rate(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end), per = 1;
+    if (errno || end == s || !isfinite(v) || v <= 0)
+        return -1;
+    if (*end == '/') {
+        const char *u = end + 1;
+        per = !strcmp(u, "s")   ? 1
+              : !strcmp(u, "m") ? 60
+              : !strcmp(u, "h") ? 3600
+                                : 0;
+        if (!per)
+            return -1;
+    } else if (*end) {
+        return -1;
+    }
+    *out = v / per;
+    return 0;
+}
+
+/* "429,503": statuses 100-599, into the array *list of *n. */
+static int parse_statuses(const char *s, int **list, size_t *n)
+{
+    *n = 0;
+    for (const char *p = s;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 100 || v > 599 || (*end && *end != ','))
+            return -1;
+        int *l = realloc(*list, (*n + 1) * sizeof *l);
+        if (!l)
+            return -1;
+        l[(*n)++] = (int)v;
+        *list = l;
+        if (!*end)
+            return 0;
+        p = end + 1;
+    }
 }
 
 /* Every request in flight holds a socket, and while its host name is
@@ -261,8 +338,9 @@ typedef struct args {
     int n_inputs, n_headers;
     const char *output_dir;
     int clobber;
-    int threads; /* --threads; 0: from the cores and -j */
-    char *data;  /* -d @FILE's bytes */
+    int threads;   /* --threads; 0: from the cores and -j */
+    char *data;    /* -d @FILE's bytes */
+    int *statuses; /* --retry-on */
 } args;
 
 /* Append s to the array *list of *n. */
@@ -285,6 +363,7 @@ static int parse(args *a, int argc, char **argv)
     fetch_request_init(&cfg->req);
     cfg->fo.timeout = 30;
     cfg->fo.keep_headers = 0; /* the command never reads them */
+    cfg->fo.retries = 2;
     while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:kqhVN",
                             long_options, NULL)) != -1) {
         int bad = 0;
@@ -381,6 +460,35 @@ static int parse(args *a, int argc, char **argv)
         case OPT_FAIL:
             cfg->fo.fail_on_http_error = 1;
             break;
+        case OPT_RETRY:
+            bad = parse_int(optarg, 0, &cfg->fo.retries);
+            break;
+        case OPT_RETRY_DELAY:
+            bad = parse_seconds(optarg, &cfg->fo.retry_backoff);
+            break;
+        case OPT_RETRY_MAX_TIME:
+            bad = parse_seconds(optarg, &cfg->fo.retry_max_time);
+            break;
+        case OPT_RETRY_ALL_ERRORS:
+            cfg->fo.retry_all_errors = 1;
+            break;
+        case OPT_RETRY_ON:
+            bad =
+                parse_statuses(optarg, &a->statuses, &cfg->fo.n_retry_statuses);
+            cfg->fo.retry_statuses = a->statuses;
+            break;
+        case OPT_RATE:
+            bad = parse_rate(optarg, &cfg->fo.rate);
+            break;
+        case OPT_HOST_RATE:
+            bad = parse_rate(optarg, &cfg->fo.host_rate);
+            break;
+        case OPT_DELAY:
+            bad = parse_seconds(optarg, &cfg->fo.host_delay);
+            break;
+        case OPT_RANDOM_DELAY:
+            cfg->fo.random_delay = 1;
+            break;
         case 'q':
             cfg->out.quiet = 1;
             break;
@@ -405,6 +513,9 @@ static int parse(args *a, int argc, char **argv)
     cfg->fo.n_headers = (size_t)a->n_headers;
     if (a->clobber && !a->output_dir)
         return usage_error("--clobber goes with -o DIR", NULL, NULL);
+    if (cfg->fo.random_delay && !cfg->fo.host_delay)
+        return usage_error("--random-delay goes with --delay SECONDS", NULL,
+                           NULL);
     /* no URL arguments and no -i: read a pipe on stdin, as filters do */
     if (optind == argc && !a->n_inputs && isatty(STDIN_FILENO))
         return usage_error("no URLs given", NULL, NULL);
@@ -473,6 +584,7 @@ int main(int argc, char **argv)
     free(a.inputs);
     free(a.headers);
     free(a.data);
+    free(a.statuses);
     return status;
 }
 

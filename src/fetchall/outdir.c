@@ -131,6 +131,13 @@ int part_write(part *p, const char *data, size_t len)
     return 0;
 }
 
+int part_truncate(part *p)
+{
+    if (ftruncate(p->fd, 0) != 0 || lseek(p->fd, 0, SEEK_SET) != 0)
+        return errno;
+    return 0;
+}
+
 /* Off the list and out of DIR, under the lock (a signal may have been
    first). */
 static void drop(outdir *d, part *p)

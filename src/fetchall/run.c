@@ -136,13 +136,16 @@ static void on_done(fetch_task *task, void *arg)
 }
 
 /* A chunk of a body for -o, on the loop that carries it: into its
-   temporary file. */
+   temporary file. NULL: the attempt failed and will be retried: empty the
+   file again. */
 static int to_part(fetch_task *task, const char *p, size_t len, void *arg)
 {
     slot *s = arg;
     outdir *dir = s->r->cfg->out.dir;
     int rc;
     (void)task;
+    if (!p)
+        return s->part.fd < 0 ? 0 : part_truncate(&s->part);
     if (s->part.fd < 0 && (rc = part_open(dir, &s->part, s->index)) != 0)
         return rc;
     return part_write(&s->part, p, len);

@@ -57,12 +57,29 @@ void stream_buffer(slot *s, struct evbuffer *b)
     }
 }
 
+static int retract(runner *r, slot *s);
+
+/* Under out_lock: a failed attempt's bytes go, so that its retry starts
+   clean. 0, or 1 when they are out for good (-N into a pipe). */
+static int take_back(runner *r, slot *s)
+{
+    evbuffer_drain(s->body, evbuffer_get_length(s->body));
+    if (r->streaming != s || !s->streamed)
+        return 0;
+    return r->seekable && retract(r, s) == 0 ? 0 : 1;
+}
+
 int stream_chunk(fetch_task *task, const char *p, size_t len, void *arg)
 {
     slot *s = arg;
     runner *r = s->r;
     (void)task;
     pthread_mutex_lock(&r->out_lock);
+    if (!p) {
+        int rc = take_back(r, s);
+        pthread_mutex_unlock(&r->out_lock);
+        return rc;
+    }
     if (r->streaming != s) {
         pthread_mutex_unlock(&r->out_lock);
         return evbuffer_add(s->body, p, len) == 0 ? 0 : ENOMEM;

@@ -291,7 +291,11 @@ static void handle(struct evhttp_request *req, void *arg)
         return;
     }
     if (!strcmp(uri, "/log")) {
-        evhttp_send_reply(req, 200, "OK", request_log); /* drains it */
+        struct evbuffer *b = evbuffer_new();
+        size_t len = evbuffer_get_length(request_log);
+        evbuffer_add(b, evbuffer_pullup(request_log, -1), len);
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
         return;
     }
     if (!strcmp(uri, "/reset")) {
