@@ -278,7 +278,7 @@ typedef struct fetch_options {
      *  cookie_jar is set. */
     int cookies;
     /** Write the cookies to this file (Netscape format) when the client is
-     *  freed. Default NULL = never. */
+     *  freed. Default NULL = never. See also cookie_file. */
     const char *cookie_jar;
 
     /** TLS: a CA bundle file and/or directory to verify servers with instead
@@ -362,6 +362,12 @@ typedef struct fetch_options {
     /** Each host_delay times a random 0.5-1.5 (Scrapy's
      *  RANDOMIZE_DOWNLOAD_DELAY, wget's --random-wait). Default 0. */
     int random_delay;
+
+    /** Cookies to start with: a file in the Netscape format (as curl -b
+     *  and cookie_jar write it) or of Set-Cookie lines, read once when the
+     *  client is created, into the jar every request shares. Needs cookies
+     *  on. Default NULL. A file that cannot be read: FETCH_E_INVAL. */
+    const char *cookie_file;
 } fetch_options;
 
 /** Fill opts with the defaults documented in fetch_options; use the macro

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fetch-internal.h"
 
@@ -100,10 +101,10 @@ static int copy_options(fetch_client *c, const fetch_options *in)
         memcpy(&o, in, in->size < sizeof o ? in->size : sizeof o);
     }
     /* every string option, copied so the caller may free its own */
-    const char **fields[] = {&c->opts.user_agent, &c->opts.accept_encoding,
-                             &c->opts.cookie_jar, &c->opts.ca_file,
-                             &c->opts.ca_path,    &c->opts.client_cert,
-                             &c->opts.client_key, &c->opts.proxy};
+    const char **fields[] = {
+        &c->opts.user_agent, &c->opts.accept_encoding, &c->opts.cookie_jar,
+        &c->opts.ca_file,    &c->opts.ca_path,         &c->opts.client_cert,
+        &c->opts.client_key, &c->opts.proxy,           &c->opts.cookie_file};
     _Static_assert(sizeof fields / sizeof fields[0] ==
                        sizeof c->strs / sizeof c->strs[0],
                    "one owned copy per string option");
@@ -112,7 +113,8 @@ static int copy_options(fetch_client *c, const fetch_options *in)
         !limit_ok(o.connect_timeout) || o.max_redirects < 0 ||
         (o.n_headers && !o.headers) ||
         (o.user_agent && !fetch__one_line(o.user_agent)) ||
-        (o.accept_encoding && !fetch__one_line(o.accept_encoding)))
+        (o.accept_encoding && !fetch__one_line(o.accept_encoding)) ||
+        (o.cookie_file && (!o.cookies || access(o.cookie_file, R_OK) != 0)))
         return FETCH_E_INVAL;
     for (size_t i = 0; i < o.n_headers; i++)
         if (!fetch__header_ok(o.headers[i]))
@@ -163,6 +165,20 @@ static int make_share(fetch_client *c)
         curl_share_setopt(c->share, CURLSHOPT_SHARE,
                           CURL_LOCK_DATA_SSL_SESSION);
     }
+    return FETCH_OK;
+}
+
+/* The cookie file is read once, into the jar the share holds. */
+static int load_cookies(fetch_client *c)
+{
+    struct fetch__handle *h;
+    if (!c->opts.cookie_file)
+        return FETCH_OK;
+    if (!(h = fetch__handle_new(c)))
+        return FETCH_E_NOMEM;
+    curl_easy_setopt(h->easy, CURLOPT_COOKIEFILE, c->opts.cookie_file);
+    curl_easy_setopt(h->easy, CURLOPT_COOKIELIST, "RELOAD");
+    fetch__handle_free(h);
     return FETCH_OK;
 }
 
@@ -223,6 +239,7 @@ fetch_client *fetch_client_new(const fetch_options *opts,
     /* the loops first: whether they are threads decides the rest */
     if ((rc = fetch__loops_start(c)) != FETCH_OK ||
         (rc = make_share(c)) != FETCH_OK ||
+        (rc = load_cookies(c)) != FETCH_OK ||
         (rc = fetch__task_home_init(c)) != FETCH_OK)
         goto fail;
     if (err)

@@ -155,7 +155,7 @@ TAILQ_HEAD(fetch__task_list, fetch_task);
 
 struct fetch_client {
     fetch_options opts; /* strings point into owned copies (strs) */
-    char *strs[8];
+    char *strs[9];
     int env_proxy; /* a proxy variable was set when the client was made */
     struct curl_slist *headers;
     CURLSH *share; /* cookies (and, over loops, DNS and TLS sessions) */

@@ -117,9 +117,9 @@ END_TEST
 START_TEST(jsonl_output)
 {
     run_result r;
-    RUN(&r, NULL, "--jsonl", ts_url(&srv, "/redirect/2"),
-        ts_url(&srv, "/binary/300"), "http://127.0.0.1:1/",
-        ts_url(&srv, "/status/404"));
+    RUN(&r, NULL, "--jsonl", "--retry", "1", "--retry-delay", "0.01",
+        ts_url(&srv, "/redirect/2"), ts_url(&srv, "/binary/300"),
+        "http://127.0.0.1:1/", ts_url(&srv, "/status/404"));
     ck_assert_int_eq(r.status, 1);
     ck_assert_uint_eq(count_str(r.out, "\n"), 4);
     char *line = r.out;
@@ -134,7 +134,19 @@ START_TEST(jsonl_output)
         ck_assert(json_is_real(json_object_get(o, "time_queued")));
         ck_assert(json_is_real(json_object_get(o, "time_connect")));
         ck_assert(json_is_real(json_object_get(o, "time_first_byte")));
+        ck_assert(json_is_real(json_object_get(o, "time_tls")));
         ck_assert(json_object_get(o, "content_type") != NULL);
+        /* schema 1: its members, all of them, always */
+        ck_assert_int_eq(json_integer_value(json_object_get(o, "schema")), 1);
+        ck_assert(json_is_integer(json_object_get(o, "attempts")));
+        ck_assert(json_object_get(o, "error_kind") != NULL);
+        ck_assert(json_object_get(o, "http_version") != NULL);
+        /* numbers plainly: no exponent, whatever the time */
+        for (const char *k = strstr(line, "\"time_"); k && k < nl;
+             k = strstr(k + 1, "\"time_")) {
+            const char *v = strchr(k, ':') + 1;
+            ck_assert_uint_eq(strspn(v, "0123456789."), strcspn(v, ",}"));
+        }
         if (i == 1) {
             ck_assert(json_is_true(json_object_get(o, "ok")));
             ck_assert(json_is_null(json_object_get(o, "error")));
@@ -147,6 +159,11 @@ START_TEST(jsonl_output)
                 ts_url(&srv, "/redirect/0"));
             ck_assert_int_eq(json_integer_value(json_object_get(o, "bytes")),
                              11);
+            ck_assert_str_eq(
+                json_string_value(json_object_get(o, "http_version")), "1.1");
+            ck_assert(json_is_null(json_object_get(o, "error_kind")));
+            ck_assert_int_eq(json_integer_value(json_object_get(o, "attempts")),
+                             1);
         } else if (i == 2) { /* not UTF-8: base64 */
             ck_assert_ptr_null(json_object_get(o, "body"));
             const char *b64 =
@@ -157,6 +174,11 @@ START_TEST(jsonl_output)
         } else if (i == 3) {
             ck_assert(json_is_false(json_object_get(o, "ok")));
             ck_assert(json_is_string(json_object_get(o, "error")));
+            ck_assert_str_eq(
+                json_string_value(json_object_get(o, "error_kind")), "connect");
+            ck_assert(json_is_null(json_object_get(o, "http_version")));
+            ck_assert_int_eq(json_integer_value(json_object_get(o, "attempts")),
+                             2);
             ck_assert_ptr_null(json_object_get(o, "body"));
         } else { /* a 404 is a result unless --fail */
             ck_assert(json_is_true(json_object_get(o, "ok")));
@@ -479,8 +501,8 @@ START_TEST(as_completed_order)
         ts_url(&srv, "/delay/200"), "http://127.0.0.1:1/");
     ck_assert_int_eq(r.status, 1);
     char *second = strchr(r.out, '\n') + 1; /* the refused one came first */
-    ck_assert(strncmp(r.out, "{\"index\":2,", 11) == 0);
-    ck_assert(strncmp(second, "{\"index\":1,", 11) == 0);
+    ck_assert(strncmp(r.out, "{\"schema\":1,\"index\":2,", 22) == 0);
+    ck_assert(strncmp(second, "{\"schema\":1,\"index\":1,", 22) == 0);
     run_free(&r);
     /* the deadline in completion order too */
     /* 2 s: room for a slow machine (valgrind) to fetch the fast one */
@@ -584,6 +606,23 @@ START_TEST(tls_options)
     ck_assert_int_eq(r.status, 0);
     run_free(&r);
     ts_stop(&tls);
+    /* --cert and --key for a server that wants a client certificate */
+    char cdir[] = "/tmp/fetchall-tls-client-XXXXXX", ccert[128], ckey[128];
+    ck_assert_ptr_nonnull(mkdtemp(cdir));
+    tls_files(cdir, ccert, ckey, sizeof ccert);
+    ts_start_tls_client_ca(&tls, cert, key, ccert);
+    RUN(&r, NULL, "--retry", "0", "--cacert", cert, ts_url(&tls, "/bytes/3"));
+    ck_assert_int_eq(r.status, 1);
+    run_free(&r);
+    RUN(&r, NULL, "--cacert", cert, "--cert", ccert, "--key", ckey,
+        ts_url(&tls, "/bytes/3"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "abc");
+    run_free(&r);
+    ts_stop(&tls);
+    unlink(ccert);
+    unlink(ckey);
+    rmdir(cdir);
     unlink(cert);
     unlink(key);
     rmdir(dir);
@@ -729,6 +768,96 @@ START_TEST(a_slow_pipe_holds_nothing_up)
 }
 END_TEST
 
+START_TEST(headers_cookies_sizes_and_more)
+{
+    run_result r;
+    /* --include-headers: [name, value] pairs in the order received */
+    RUN(&r, NULL, "--jsonl", "--include-headers", ts_url(&srv, "/multi"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(
+        strstr(r.out, "[\"X-Multi\",\"a\"],[\"X-Multi\",\"b\"]"));
+    run_free(&r);
+    RUN(&r, NULL, "--include-headers", ts_url(&srv, "/multi"));
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    /* sizes as curl takes them */
+    RUN(&r, NULL, "--max-filesize", "1K", ts_url(&srv, "/bytes/1024"),
+        ts_url(&srv, "/bytes/1025"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(r.out_len, 1024);
+    ck_assert_ptr_nonnull(strstr(r.err, "[2] "));
+    run_free(&r);
+    const char *bad_sizes[] = {"1.5K", "2X", "K", "0", "-1M", "1KB"};
+    for (size_t i = 0; i < 6; i++) {
+        RUN(&r, NULL, "--max-filesize", bad_sizes[i], ts_url(&srv, "/"));
+        ck_assert_int_eq(r.status, 2);
+        run_free(&r);
+    }
+    /* -b NAME=VALUE, -b FILE, -c FILE */
+    RUN(&r, NULL, "-b", "a=1; b=2", ts_url(&srv, "/headers"));
+    ck_assert_ptr_nonnull(strstr(r.out, "Cookie: a=1; b=2\n"));
+    run_free(&r);
+    char dir[] = "/tmp/fetchall-cookies-XXXXXX", in[160], jar[160];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(in, sizeof in, "%s/in.txt", dir);
+    snprintf(jar, sizeof jar, "%s/jar.txt", dir);
+    FILE *f = fopen(in, "w");
+    fprintf(f, "127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tfromfile\n");
+    fclose(f);
+    RUN(&r, NULL, "-b", in, "-c", jar, ts_url(&srv, "/cookie/set?x%%3Dy"),
+        ts_url(&srv, "/headers"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "sid=fromfile"));
+    run_free(&r);
+    f = fopen(jar, "r");
+    ck_assert_ptr_nonnull(f);
+    char text[4096] = "";
+    ck_assert_uint_gt(fread(text, 1, sizeof text - 1, f), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "\tx\ty"));
+    ck_assert_ptr_nonnull(strstr(text, "\tsid\tfromfile"));
+    RUN(&r, NULL, "-b", "/nonexistent/cookies", ts_url(&srv, "/"));
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/cookies"));
+    run_free(&r);
+    RUN(&r, NULL, "-b", "a=1\r\nX-Evil: 1", ts_url(&srv, "/"));
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    unlink(in);
+    unlink(jar);
+    rmdir(dir);
+    /* host names that are not ASCII, as curl sends them (punycode) */
+    RUN(&r, NULL, "-x", srv.base,
+        "http://b\xc3\xbc"
+        "cher.example/x");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "proxied http://xn--bcher-kva.example/x\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(fail_early_stops_at_the_first_failure)
+{
+    run_result r;
+    double t0 = now_s();
+    /* one at a time: the first is done, the second fails, the rest are
+       cancelled (running or not: curl -Z --fail-early, a fail-fast
+       gather) */
+    RUN(&r, NULL, "--fail-early", "--retry", "0", "-j", "1",
+        ts_url(&srv, "/delay/100"), "http://127.0.0.1:1/",
+        ts_url(&srv, "/delay/20000"), ts_url(&srv, "/delay/20000?b"),
+        ts_url(&srv, "/delay/20000?c"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_double_lt(now_s() - t0, 10);
+    ck_assert_str_eq(r.out, "delay 100\n");
+    ck_assert_ptr_nonnull(strstr(r.err, "[2] http://127.0.0.1:1/"));
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "stopped after request 2 failed (--fail-early)"));
+    ck_assert_uint_eq(count_str(r.err, "\n"), 2); /* no line a cancel */
+    run_free(&r);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("fetchall");
@@ -754,6 +883,8 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, tls_options);
     tcase_add_test(tc, limits_hold_over_any_number_of_loops);
     tcase_add_test(tc, a_slow_pipe_holds_nothing_up);
+    tcase_add_test(tc, headers_cookies_sizes_and_more);
+    tcase_add_test(tc, fail_early_stops_at_the_first_failure);
     suite_add_tcase(s, tc);
     return s;
 }

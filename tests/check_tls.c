@@ -19,11 +19,14 @@ START_TEST(tls_verification)
     fetch_options o;
     test_options(&o);
 
+    o.retries = 3; /* a certificate that does not verify: never retried */
     fetch_client *c = client_new(&o, NULL); /* system CAs */
     fetch_task *t = fetch_get(c, ts_url(&tls, "/bytes/5"), NULL, NULL, NULL);
     ck_assert_int_eq(fetch_wait_for(t, 10), FETCH_E_TLS);
+    ck_assert_int_eq(fetch_task_response(t)->attempts, 1);
     fetch_task_free(t);
     client_free(c);
+    o.retries = 0;
 
     o.ca_file = cert; /* --cacert */
     c = client_new(&o, NULL);

@@ -81,9 +81,31 @@ void part_discard(outdir *d, part *p, size_t index);
 /* A signal: remove every temporary file, open no more. */
 void outdir_abort(outdir *d);
 
+/* jsonline.c: one JSON object a line, members in the order added. */
+typedef struct jline {
+    struct evbuffer *b;
+    int members;
+} jline;
+#define JL_URL 1 /* jl_text: a URL: its credentials are shown as *** */
+void jl_begin(jline *j);
+void jl_int(jline *j, const char *name, long long v);
+void jl_seconds(jline *j, const char *name, double s); /* 0.000123 */
+void jl_bool(jline *j, const char *name, int v);
+void jl_null(jline *j, const char *name);
+/* Untrusted text (NULL: null); not UTF-8: each bad byte U+FFFD. */
+void jl_text(jline *j, const char *name, const char *s, int flags);
+/* "body" when it is UTF-8, else "body_base64". */
+void jl_body(jline *j, const char *body, size_t len);
+/* The task's response headers: [[name, value], ...] in order received. */
+void jl_headers(jline *j, const char *name, const fetch_task *t);
+void jl_raw(jline *j, const char *name, const char *json);
+/* The line, "}\n" included (malloc'd; *len its length). */
+char *jl_end(jline *j, size_t *len);
+
 /* output.c: what fetchall writes for each finished request. */
 typedef struct output {
     int jsonl;      /* --jsonl */
+    int headers;    /* --include-headers: with --jsonl */
     outdir *dir;    /* -o DIR, or NULL for stdout */
     int quiet;      /* -q */
     int err_is_out; /* stderr is the same file as stdout (2>&1) */
@@ -96,7 +118,7 @@ void output_error(const output *o, size_t index, const char *what);
    stderr (note, when not NULL, is added to it). file_error: -o could not
    make DIR/N (an errno value), or 0. Returns 0, or -1 when stdout
    failed. */
-int output_write(const output *o, size_t index, const fetch_response *r,
+int output_write(const output *o, size_t index, const fetch_task *t,
                  int file_error, const char *note);
 
 /* What the command line asks for (main.c). */
@@ -107,6 +129,7 @@ typedef struct config {
     double deadline;  /* -T; 0 = none */
     int as_completed; /* --as-completed */
     int no_buffer;    /* -N: the oldest body goes out as it arrives */
+    int fail_early;   /* --fail-early: stop at the first failure */
 } config;
 
 typedef struct runner runner;
@@ -138,7 +161,9 @@ struct runner {
     size_t window, window_max; /* unwritten URLs read ahead, and beyond
                                   while slots stand idle (--per-host) */
     int input_done;
-    int input_cut; /* the deadline came before the input ended */
+    int input_cut;     /* the deadline came before the input ended */
+    size_t stopped_at; /* --fail-early: the request that failed, or 0 */
+    size_t cancelled;  /* ... and how many were cancelled then */
     int failed;
     int plain; /* GET, no body, no -o, no streaming: fetch_get() */
     /* writer.c: request order */

@@ -2,8 +2,11 @@
  * fetchall: fetch many URLs concurrently and write the results in request
  * order, each as soon as it and everything before it are complete.
  */
+#define _GNU_SOURCE /* asprintf */
 #include <errno.h>
 #include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,6 +32,8 @@ static const char usage_text[] =
     "      --as-completed        write results in completion order\n"
     "  -N, --no-buffer           write the oldest body as it arrives\n"
     "      --fail                treat HTTP status >= 400 as a failure\n"
+    "      --fail-early          stop at the first failed request\n"
+    "      --include-headers     --jsonl: the response headers too\n"
     "  -q, --quiet               no error lines on stderr\n"
     "Concurrency and time (SECONDS may be decimal):\n"
     "  -j, --concurrency N       requests in flight at once (default 100)\n"
@@ -58,11 +63,16 @@ static const char usage_text[] =
     "  -H, --header 'Name: value'  extra request header (repeatable)\n"
     "  -A, --user-agent STRING   User-Agent (default libfetch/VERSION)\n"
     "      --max-redirs N        most redirects followed (default 10)\n"
-    "      --max-filesize BYTES  fail a response with a larger body\n"
+    "      --max-filesize SIZE   fail a response with a larger body\n"
+    "                            (bytes, or with K, M or G: KiB, MiB, GiB)\n"
+    "  -b, --cookie FILE|'N=V'   cookies to send: a cookie file, or a string\n"
+    "  -c, --cookie-jar FILE     write the cookies to FILE at the end\n"
     "      --compressed          accepted; decompression is always on\n"
     "  -x, --proxy URL           proxy (default: $http_proxy, $https_proxy)\n"
     "      --cacert FILE         CA certificates to verify servers with\n"
     "  -k, --insecure            do not verify TLS certificates\n"
+    "  -E, --cert FILE           TLS client certificate (PEM)\n"
+    "      --key FILE            its private key (PEM)\n"
     "\n"
     "  -h, --help                this text\n"
     "  -V, --version             print the version\n"
@@ -90,7 +100,10 @@ enum {
     OPT_RATE,
     OPT_HOST_RATE,
     OPT_DELAY,
-    OPT_RANDOM_DELAY
+    OPT_RANDOM_DELAY,
+    OPT_FAIL_EARLY,
+    OPT_INCLUDE_HEADERS,
+    OPT_KEY
 };
 
 static const struct option long_options[] = {
@@ -119,6 +132,12 @@ static const struct option long_options[] = {
     {"no-buffer", no_argument, NULL, 'N'},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"fail", no_argument, NULL, OPT_FAIL},
+    {"fail-early", no_argument, NULL, OPT_FAIL_EARLY},
+    {"include-headers", no_argument, NULL, OPT_INCLUDE_HEADERS},
+    {"cookie", required_argument, NULL, 'b'},
+    {"cookie-jar", required_argument, NULL, 'c'},
+    {"cert", required_argument, NULL, 'E'},
+    {"key", required_argument, NULL, OPT_KEY},
     {"retry", required_argument, NULL, OPT_RETRY},
     {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
     {"retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME},
@@ -169,14 +188,23 @@ static int parse_int(const char *s, int min, int *out)
     return 0;
 }
 
+/* BYTES, or with a suffix K, M or G (KiB, MiB, GiB, as curl takes it). */
 static int parse_size(const char *s, size_t *out)
 {
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v == 0)
+    unsigned long long v = strtoull(s, &end, 10), unit = 1;
+    if (errno || end == s || s[0] == '-' || v == 0)
         return -1;
-    *out = (size_t)v;
+    if (*end) {
+        const char *units = "KMG", *u = strchr(units, *end & ~0x20);
+        if (!u || !*u || end[1])
+            return -1;
+        unit = 1ULL << (10 * (u - units + 1));
+        if (v > ~0ULL / unit)
+            return -1;
+    }
+    *out = (size_t)(v * unit);
     return 0;
 }
 
@@ -338,9 +366,10 @@ typedef struct args {
     int n_inputs, n_headers;
     const char *output_dir;
     int clobber;
-    int threads;   /* --threads; 0: from the cores and -j */
-    char *data;    /* -d @FILE's bytes */
-    int *statuses; /* --retry-on */
+    int threads;         /* --threads; 0: from the cores and -j */
+    char *data;          /* -d @FILE's bytes */
+    int *statuses;       /* --retry-on */
+    char *cookie_header; /* -b NAME=VALUE */
 } args;
 
 /* Append s to the array *list of *n. */
@@ -364,7 +393,7 @@ static int parse(args *a, int argc, char **argv)
     cfg->fo.timeout = 30;
     cfg->fo.keep_headers = 0; /* the command never reads them */
     cfg->fo.retries = 2;
-    while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:kqhVN",
+    while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:b:c:E:kqhVN",
                             long_options, NULL)) != -1) {
         int bad = 0;
         switch (c) {
@@ -460,6 +489,41 @@ static int parse(args *a, int argc, char **argv)
         case OPT_FAIL:
             cfg->fo.fail_on_http_error = 1;
             break;
+        case OPT_FAIL_EARLY:
+            cfg->fail_early = 1;
+            break;
+        case OPT_INCLUDE_HEADERS:
+            cfg->out.headers = 1;
+            cfg->fo.keep_headers = 1;
+            break;
+        case 'b': /* NAME=VALUE[; ...] is sent as it is, else a file */
+            if (strchr(optarg, '=')) {
+                if (strpbrk(optarg, "\r\n"))
+                    return usage_error("--cookie: a CR or LF in '%s' would "
+                                       "inject a header",
+                                       optarg, NULL);
+                if (asprintf(&a->cookie_header, "Cookie: %s", optarg) < 0 ||
+                    append(&a->headers, &a->n_headers, a->cookie_header) != 0)
+                    return 1;
+            } else if (access(optarg, R_OK) != 0) {
+                char *f = shown(optarg);
+                fprintf(stderr, "fetchall: --cookie %s: %s\n", f ? f : "",
+                        strerror(errno));
+                free(f);
+                return 2;
+            } else {
+                cfg->fo.cookie_file = optarg;
+            }
+            break;
+        case 'c':
+            cfg->fo.cookie_jar = optarg;
+            break;
+        case 'E':
+            cfg->fo.client_cert = optarg;
+            break;
+        case OPT_KEY:
+            cfg->fo.client_key = optarg;
+            break;
         case OPT_RETRY:
             bad = parse_int(optarg, 0, &cfg->fo.retries);
             break;
@@ -513,6 +577,8 @@ static int parse(args *a, int argc, char **argv)
     cfg->fo.n_headers = (size_t)a->n_headers;
     if (a->clobber && !a->output_dir)
         return usage_error("--clobber goes with -o DIR", NULL, NULL);
+    if (cfg->out.headers && !cfg->out.jsonl)
+        return usage_error("--include-headers goes with --jsonl", NULL, NULL);
     if (cfg->fo.random_delay && !cfg->fo.host_delay)
         return usage_error("--random-delay goes with --delay SECONDS", NULL,
                            NULL);
@@ -578,6 +644,11 @@ static int fetch_all(args *a, char **urls, int n_urls)
 int main(int argc, char **argv)
 {
     args a = {0};
+    /* Host names that are not ASCII (IDN) are converted by libcurl's
+       libidn2 from the locale's encoding, as curl does: the user's, or
+       UTF-8 (what web pages and URL lists use) when that is plain ASCII */
+    if (!setlocale(LC_CTYPE, "") || strcmp(nl_langinfo(CODESET), "UTF-8"))
+        setlocale(LC_CTYPE, "C.UTF-8");
     int status = parse(&a, argc, argv);
     if (status < 0)
         status = fetch_all(&a, argv + optind, argc - optind);
@@ -585,6 +656,7 @@ int main(int argc, char **argv)
     free(a.headers);
     free(a.data);
     free(a.statuses);
+    free(a.cookie_header);
     return status;
 }
 

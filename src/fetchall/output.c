@@ -2,9 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-#include <openssl/evp.h>
-
 #include "fetchall.h"
 
 /* s escaped for a terminal, malloc'd (NULL when out of memory). */
@@ -27,84 +24,70 @@ void output_error(const output *o, size_t index, const char *what)
     fprintf(stderr, "fetchall: [%zu] %s\n", index, what);
 }
 
-/* Untrusted text as a JSON string: valid UTF-8 as it is, any other byte
-   replaced by U+FFFD, never a missing member; URLs without credentials. */
-static json_t *text(const char *s, int url)
-{
-    char *red = NULL, *fixed = NULL;
-    json_t *j;
-    if (!s)
-        return json_null();
-    if (url) {
-        size_t n = fetch_url_redact(NULL, 0, s);
-        if (!(red = malloc(n + 1)))
-            return json_null();
-        fetch_url_redact(red, n + 1, s);
-        s = red;
-    }
-    if (!(j = json_string(s))) { /* not UTF-8 */
-        size_t len = strlen(s);
-        size_t n = fetch_text_escape(NULL, 0, s, len, FETCH_TEXT_UTF8);
-        if ((fixed = malloc(n + 1))) {
-            fetch_text_escape(fixed, n + 1, s, len, FETCH_TEXT_UTF8);
-            j = json_string(fixed);
-        }
-    }
-    free(red);
-    free(fixed);
-    return j ? j : json_null();
-}
+/* The version of the JSON lines' schema (fetchall(1), JSON LINES): a
+   member added keeps it, one changed or removed raises it. */
+#define SCHEMA 1
 
-static void body_json(json_t *obj, const fetch_response *r)
+static const char *http_version(long v)
 {
-    json_t *body = json_stringn(r->body, r->body_len); /* NULL unless UTF-8 */
-    if (body) {
-        json_object_set_new(obj, "body", body);
-    } else {
-        size_t n = 4 * ((r->body_len + 2) / 3) + 1;
-        unsigned char *b64 = malloc(n);
-        if (!b64)
-            return;
-        EVP_EncodeBlock(b64, (const unsigned char *)r->body, (int)r->body_len);
-        json_object_set_new(obj, "body_base64", json_string((char *)b64));
-        free(b64);
+    switch (v) {
+    case 10:
+        return "1.0";
+    case 11:
+        return "1.1";
+    case 20:
+        return "2";
+    case 30:
+        return "3";
+    default:
+        return NULL;
     }
 }
 
-static int write_json(const output *o, size_t index, const fetch_response *r,
+static int write_json(const output *o, size_t index, const fetch_task *t,
                       const char *error)
 {
-    json_t *obj = json_object();
+    const fetch_response *r = fetch_task_response(t);
     int ok = !error;
-
-    json_object_set_new(obj, "index", json_integer((json_int_t)index));
-    json_object_set_new(obj, "url", text(r->url, 1));
-    json_object_set_new(obj, "effective_url", text(r->effective_url, 1));
-    json_object_set_new(obj, "status", json_integer(r->status));
-    json_object_set_new(obj, "ok", json_boolean(ok));
-    json_object_set_new(obj, "error", text(error, 0));
-    json_object_set_new(obj, "bytes", json_integer((json_int_t)r->bytes));
-    json_object_set_new(obj, "content_type", text(r->content_type, 0));
-    json_object_set_new(obj, "time_queued", json_real(r->time_queued));
-    json_object_set_new(obj, "time_connect", json_real(r->time_connect));
-    json_object_set_new(obj, "time_first_byte", json_real(r->time_first_byte));
-    json_object_set_new(obj, "time_total", json_real(r->time_total));
+    jline j;
+    size_t len;
+    jl_begin(&j);
+    jl_int(&j, "schema", SCHEMA);
+    jl_int(&j, "index", (long long)index);
+    jl_text(&j, "url", r->url, JL_URL);
+    jl_text(&j, "effective_url", r->effective_url, JL_URL);
+    jl_int(&j, "status", r->status);
+    jl_bool(&j, "ok", ok);
+    jl_text(&j, "error", error, 0);
+    jl_text(&j, "error_kind", ok ? NULL : fetch_err_name(r->error), 0);
+    jl_int(&j, "attempts", r->attempts);
+    jl_text(&j, "http_version", http_version(r->http_version), 0);
+    jl_int(&j, "bytes", (long long)r->bytes);
+    jl_text(&j, "content_type", r->content_type, 0);
+    jl_seconds(&j, "time_queued", r->time_queued);
+    jl_seconds(&j, "time_connect", r->time_connect);
+    jl_seconds(&j, "time_tls", r->time_tls);
+    jl_seconds(&j, "time_first_byte", r->time_first_byte);
+    jl_seconds(&j, "time_total", r->time_total);
+    if (o->headers)
+        jl_headers(&j, "headers", t);
     if (o->dir) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%zu", o->dir->path, index);
-        json_object_set_new(obj, "file", ok ? text(path, 0) : json_null());
+        jl_text(&j, "file", ok ? path : NULL, 0);
     } else if (ok) {
-        body_json(obj, r);
+        jl_body(&j, r->body, r->body_len);
     }
-    int rc = json_dumpf(
-        obj, stdout, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
-    json_decref(obj);
-    return rc == 0 && putchar('\n') != EOF ? 0 : -1;
+    char *line = jl_end(&j, &len);
+    int rc = fwrite(line, 1, len, stdout) == len ? 0 : -1;
+    free(line);
+    return rc;
 }
 
-int output_write(const output *o, size_t index, const fetch_response *r,
+int output_write(const output *o, size_t index, const fetch_task *t,
                  int file_error, const char *note)
 {
+    const fetch_response *r = fetch_task_response(t);
     char buf[4200], *dir = NULL;
     const char *error = r->message; /* composed by libfetch, safe to show */
     if (r->error == FETCH_OK && file_error) {
@@ -121,7 +104,7 @@ int output_write(const output *o, size_t index, const fetch_response *r,
     free(line);
     free(dir);
     if (o->jsonl)
-        return write_json(o, index, r, error);
+        return write_json(o, index, t, error);
     if (o->dir || error)
         return 0;
     return fwrite(r->body, 1, r->body_len, stdout) == r->body_len ? 0 : -1;

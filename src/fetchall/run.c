@@ -116,6 +116,19 @@ static void maybe_end(runner *r)
         event_base_loopbreak(r->base);
 }
 
+/* --fail-early: the first failure ends the run (curl's --fail-early):
+   no more input, and what is still queued or running is cancelled
+   (written as nothing, and said once at the end). */
+static void stop_early(runner *r, size_t index)
+{
+    r->stopped_at = index;
+    if (!r->input_done) {
+        r->input_done = 1;
+        event_del(r->readable);
+    }
+    r->cancelled = fetch_client_cancel_all(r->client);
+}
+
 /* Completion callback, on this thread. */
 static void on_done(fetch_task *task, void *arg)
 {
@@ -128,9 +141,13 @@ static void on_done(fetch_task *task, void *arg)
         else
             part_discard(dir, &s->part, s->index);
     }
+    size_t index = s->index;
+    int failed = fetch_task_response(task)->error != FETCH_OK;
     s->done = 1;
-    writer_done(r, s);
+    writer_done(r, s); /* may free s and its task */
     flush_soon(r);
+    if (r->cfg->fail_early && failed && !r->stopped_at)
+        stop_early(r, index);
     pump(r);
     maybe_end(r);
 }
@@ -298,6 +315,11 @@ int run(const config *cfg, input *in, int threads)
     if (!(r.input_done && r.outstanding == 0))
         event_base_dispatch(r.base);
     flush_locked(&r);
+    if (r.stopped_at && !cfg->out.quiet)
+        fprintf(stderr,
+                "fetchall: stopped after request %zu failed (--fail-early): "
+                "%zu cancelled, no more read\n",
+                r.stopped_at, r.cancelled);
     if (r.input_cut && !cfg->out.quiet)
         fprintf(stderr,
                 "fetchall: deadline of %g s reached while reading the input: "

@@ -34,11 +34,13 @@ static void write_result(runner *r, slot *s)
     const fetch_response *resp = fetch_task_response(s->task);
     char note[128] = "";
     int ok = resp->error == FETCH_OK;
+    /* --fail-early cancelled it: said once, at the end */
+    int silent = r->stopped_at && resp->error == FETCH_E_CANCELLED;
     r->failed |= !ok || s->file_error;
     pthread_mutex_lock(&r->out_lock);
     stream_end(r, s, ok, note, sizeof note);
-    if (output_write(&r->cfg->out, s->index, resp, s->file_error,
-                     note[0] ? note : NULL) != 0)
+    if (!silent && output_write(&r->cfg->out, s->index, s->task, s->file_error,
+                                note[0] ? note : NULL) != 0)
         stdout_failed();
     if (s->body && ok) /* what did not stream yet */
         stream_buffer(s, s->body);
