@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -46,6 +47,40 @@ void input_fill(input *in);
 /* Can input_fd() be waited for with an event (no: files, /dev/null)? */
 void input_wait_failed(input *in);
 void input_close(input *in);
+
+/* How many URLs the input holds, when it is arguments and regular files
+   only (it is read once more for this), else (size_t)-1. */
+size_t input_count(char **args, int nargs, const char *const *paths,
+                   int npaths);
+
+/* journal.c: --journal FILE, what has finished (see there). */
+typedef struct journal {
+    int fd;
+    const char *path;
+    struct evbuffer *pending; /* lines whose results are not in place yet */
+    int header, torn, dirty;
+    size_t cap, recorded, failed; /* requests recorded, failed of them */
+    uint32_t *hash;               /* by index: its URL's hash */
+    unsigned char *state;         /* by index: 0 none, 1 ok, 2 failed */
+} journal;
+
+enum { JOURNAL_RUN, JOURNAL_SKIP, JOURNAL_CHANGED };
+
+/* Open (or create) the journal and read what it holds; a journal of
+   other options (fingerprint) is refused. 0, or -1 with why. */
+int journal_open(journal *j, const char *path, const char *fingerprint,
+                 char *why, size_t len);
+/* Request index is url: JOURNAL_SKIP when it finished (a failure too,
+   unless again), JOURNAL_CHANGED when the journal has another URL there. */
+int journal_check(journal *j, size_t index, const char *url, int again);
+/* Record a result whose output is written (pending until the flush). */
+void journal_add(journal *j, size_t index, const char *url, const char *method,
+                 const fetch_response *r, int ok);
+/* Once the output is flushed: the pending lines, one write(). 0 or -1. */
+int journal_flush(journal *j);
+/* fdatasync() if anything was written since the last. */
+void journal_sync(journal *j);
+void journal_close(journal *j);
 
 /* outdir.c: -o DIR, where body N becomes DIR/N only once complete. */
 typedef struct part {
@@ -126,10 +161,14 @@ typedef struct config {
     fetch_options fo;
     fetch_request req; /* method, body: the same for every URL */
     output out;
-    double deadline;  /* -T; 0 = none */
-    int as_completed; /* --as-completed */
-    int no_buffer;    /* -N: the oldest body goes out as it arrives */
-    int fail_early;   /* --fail-early: stop at the first failure */
+    double deadline;      /* -T; 0 = none */
+    int as_completed;     /* --as-completed */
+    int no_buffer;        /* -N: the oldest body goes out as it arrives */
+    int fail_early;       /* --fail-early: stop at the first failure */
+    journal *journal;     /* --journal FILE, or NULL */
+    int retry_failed;     /* --retry-failed: run the journal's failures again */
+    double journal_fsync; /* --journal-fsync SECONDS; 0: every write */
+    size_t total;         /* URLs in the input, or (size_t)-1: unknown */
 } config;
 
 typedef struct runner runner;
@@ -154,10 +193,15 @@ struct runner {
     input *in;
     fetch_client *client;
     struct event_base *base;
-    struct event *readable; /* the input pipe has something */
-    struct event *deadline; /* -T: stop reading */
-    struct event *flush;    /* flush stdout after this loop turn */
-    size_t submitted, outstanding;
+    struct event *readable;              /* the input pipe has something */
+    struct event *deadline;              /* -T: stop reading */
+    struct event *flush;                 /* flush stdout after this loop turn */
+    size_t read, submitted, outstanding; /* read: URLs, skipped ones too */
+    size_t skipped, skipped_failed;      /* --journal: finished before */
+    int input_changed;                   /* ... and the input is not the
+                                            journal's */
+    double t0;                           /* the run's start */
+    struct event *sync;                  /* --journal-fsync's timer */
     size_t window, window_max; /* unwritten URLs read ahead, and beyond
                                   while slots stand idle (--per-host) */
     int input_done;
@@ -185,6 +229,8 @@ struct runner {
    input could not be read). threads: event loops. */
 int run(const config *cfg, input *in, int threads);
 void fatal(const char *what);
+/* Monotonic seconds. */
+double monotonic(void);
 /* stdout went away (e.g. `| head`): end the way a pipeline expects. */
 void stdout_failed(void);
 void flush_stdout(void);

@@ -157,3 +157,25 @@ void input_close(input *in)
         evbuffer_free(in->buf);
     free(in->line);
 }
+
+size_t input_count(char **args, int nargs, const char *const *paths, int npaths)
+{
+    size_t n = (size_t)nargs;
+    (void)args;
+    for (int i = 0; i < npaths; i++) {
+        struct stat st;
+        char *line = NULL;
+        size_t cap = 0;
+        FILE *f = strcmp(paths[i], "-") ? fopen(paths[i], "r") : NULL;
+        if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (f)
+                fclose(f);
+            return (size_t)-1;
+        }
+        while (getline(&line, &cap, f) >= 0)
+            n += url_of(line) != NULL; /* the rule input_next() follows */
+        free(line);
+        fclose(f);
+    }
+    return n;
+}

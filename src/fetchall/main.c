@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "fetchall.h"
 
 static const char usage_text[] =
@@ -34,6 +36,11 @@ static const char usage_text[] =
     "      --fail                treat HTTP status >= 400 as a failure\n"
     "      --fail-early          stop at the first failed request\n"
     "      --include-headers     --jsonl: the response headers too\n"
+    "      --journal FILE        record what finished in FILE; run again\n"
+    "                            with it to resume after a crash or a kill\n"
+    "      --journal-fsync SECONDS  sync FILE to disk this often (default 1;\n"
+    "                            0: after every write)\n"
+    "      --retry-failed        resuming: run the recorded failures again\n"
     "  -q, --quiet               no error lines on stderr\n"
     "Concurrency and time (SECONDS may be decimal):\n"
     "  -j, --concurrency N       requests in flight at once (default 100)\n"
@@ -103,7 +110,10 @@ enum {
     OPT_RANDOM_DELAY,
     OPT_FAIL_EARLY,
     OPT_INCLUDE_HEADERS,
-    OPT_KEY
+    OPT_KEY,
+    OPT_JOURNAL,
+    OPT_JOURNAL_FSYNC,
+    OPT_RETRY_FAILED
 };
 
 static const struct option long_options[] = {
@@ -138,6 +148,9 @@ static const struct option long_options[] = {
     {"cookie-jar", required_argument, NULL, 'c'},
     {"cert", required_argument, NULL, 'E'},
     {"key", required_argument, NULL, OPT_KEY},
+    {"journal", required_argument, NULL, OPT_JOURNAL},
+    {"journal-fsync", required_argument, NULL, OPT_JOURNAL_FSYNC},
+    {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
     {"retry", required_argument, NULL, OPT_RETRY},
     {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
     {"retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME},
@@ -370,6 +383,7 @@ typedef struct args {
     char *data;          /* -d @FILE's bytes */
     int *statuses;       /* --retry-on */
     char *cookie_header; /* -b NAME=VALUE */
+    const char *journal_path;
 } args;
 
 /* Append s to the array *list of *n. */
@@ -393,6 +407,7 @@ static int parse(args *a, int argc, char **argv)
     cfg->fo.timeout = 30;
     cfg->fo.keep_headers = 0; /* the command never reads them */
     cfg->fo.retries = 2;
+    cfg->journal_fsync = 1;
     while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:b:c:E:kqhVN",
                             long_options, NULL)) != -1) {
         int bad = 0;
@@ -524,6 +539,15 @@ static int parse(args *a, int argc, char **argv)
         case OPT_KEY:
             cfg->fo.client_key = optarg;
             break;
+        case OPT_JOURNAL:
+            a->journal_path = optarg;
+            break;
+        case OPT_JOURNAL_FSYNC:
+            bad = parse_seconds(optarg, &cfg->journal_fsync);
+            break;
+        case OPT_RETRY_FAILED:
+            cfg->retry_failed = 1;
+            break;
         case OPT_RETRY:
             bad = parse_int(optarg, 0, &cfg->fo.retries);
             break;
@@ -577,6 +601,9 @@ static int parse(args *a, int argc, char **argv)
     cfg->fo.n_headers = (size_t)a->n_headers;
     if (a->clobber && !a->output_dir)
         return usage_error("--clobber goes with -o DIR", NULL, NULL);
+    if (cfg->retry_failed && !a->journal_path)
+        return usage_error("--retry-failed goes with --journal FILE", NULL,
+                           NULL);
     if (cfg->out.headers && !cfg->out.jsonl)
         return usage_error("--include-headers goes with --jsonl", NULL, NULL);
     if (cfg->fo.random_delay && !cfg->fo.host_delay)
@@ -586,6 +613,41 @@ static int parse(args *a, int argc, char **argv)
     if (optind == argc && !a->n_inputs && isatty(STDIN_FILENO))
         return usage_error("no URLs given", NULL, NULL);
     return -1;
+}
+
+static void field(EVP_MD_CTX *ctx, const char *s)
+{
+    if (!s)
+        s = "-";
+    EVP_DigestUpdate(ctx, s, strlen(s) + 1);
+}
+
+/* What would make a resumed run's results differ from the first run's:
+   a fingerprint of those options, for the journal's header. */
+static void fingerprint(const args *a, char *hex, size_t len)
+{
+    const config *cfg = &a->cfg;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    char num[128];
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+        fatal("out of memory");
+    field(ctx, cfg->req.method);
+    EVP_DigestUpdate(ctx, cfg->req.body ? cfg->req.body : "",
+                     cfg->req.body_len);
+    for (int i = 0; i < a->n_headers; i++)
+        field(ctx, a->headers[i]);
+    field(ctx, cfg->fo.user_agent);
+    field(ctx, a->output_dir);
+    snprintf(num, sizeof num, "%d %d %d %zu %d", cfg->fo.fail_on_http_error,
+             cfg->out.jsonl, cfg->out.headers, cfg->fo.max_body_size,
+             cfg->fo.max_redirects);
+    field(ctx, num);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < 8 && 2 * i + 2 < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
 /* Open the input and -o DIR, size the run, run it. */
@@ -604,13 +666,46 @@ static int fetch_all(args *a, char **urls, int n_urls)
         input_close(&in);
         return 2;
     }
+    static journal jr;
+    int resuming = 0;
+    if (a->journal_path) {
+        char why[512], fp[17] = "";
+        fingerprint(a, fp, sizeof fp);
+        if (journal_open(&jr, a->journal_path, fp, why, sizeof why) != 0) {
+            char *p = shown(a->journal_path);
+            fprintf(stderr, "fetchall: --journal %s: %s\n", p ? p : "", why);
+            free(p);
+            journal_close(&jr);
+            input_close(&in);
+            return 2;
+        }
+        cfg->journal = &jr;
+        resuming = jr.recorded > 0;
+        if (resuming && !cfg->out.quiet) {
+            size_t total = input_count(urls, n_urls, a->inputs, a->n_inputs);
+            char of[64] = "";
+            if (total != (size_t)-1)
+                snprintf(of, sizeof of, " of %zu", total);
+            fprintf(stderr,
+                    "fetchall: resuming: %zu%s done (%zu of them failed%s)%s\n",
+                    jr.recorded, of, jr.failed,
+                    jr.failed && !cfg->retry_failed
+                        ? "; --retry-failed runs them again"
+                        : "",
+                    jr.torn ? "; a torn last line was dropped" : "");
+        }
+    }
     if (a->output_dir) {
         char why[512];
-        if (outdir_open(&dir, a->output_dir, a->clobber, why, sizeof why)) {
+        /* resuming, DIR holds this run's own results */
+        if (outdir_open(&dir, a->output_dir, a->clobber || resuming, why,
+                        sizeof why)) {
             char *d = shown(a->output_dir);
             fprintf(stderr, "fetchall: -o %s: %s\n", d ? d : "", why);
             free(d);
             input_close(&in);
+            if (cfg->journal)
+                journal_close(cfg->journal);
             return 2;
         }
         cfg->out.dir = &dir;
@@ -638,6 +733,8 @@ static int fetch_all(args *a, char **urls, int n_urls)
     input_close(&in);
     if (cfg->out.dir)
         outdir_close(cfg->out.dir);
+    if (cfg->journal)
+        journal_close(cfg->journal);
     return status;
 }
 

@@ -21,6 +21,13 @@
 
 #include "fetchall.h"
 
+double monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void fatal(const char *what)
 {
     fprintf(stderr, "fetchall: %s\n", what);
@@ -43,10 +50,24 @@ void flush_stdout(void)
         stdout_failed();
 }
 
+/* Under out_lock: what is written is out of our buffer; then, and only
+   then, the journal may say so. */
+static void flush_out(runner *r)
+{
+    journal *j = r->cfg->journal;
+    flush_stdout();
+    if (j && journal_flush(j) != 0) {
+        perror("fetchall: --journal");
+        exit(1);
+    }
+    if (j && r->cfg->journal_fsync == 0)
+        journal_sync(j);
+}
+
 static void flush_locked(runner *r)
 {
     pthread_mutex_lock(&r->out_lock);
-    flush_stdout();
+    flush_out(r);
     pthread_mutex_unlock(&r->out_lock);
 }
 
@@ -69,7 +90,9 @@ static void *signal_main(void *arg)
     until.tv_sec += 2;
     if (pthread_mutex_timedlock(&r->out_lock, &until) == 0) {
         stream_abort(r);
-        fflush(stdout); /* whole results only: a body is written whole */
+        fflush(stdout);      /* whole results only: a body is written whole */
+        if (r->cfg->journal) /* and what is out is in the journal */
+            journal_flush(r->cfg->journal);
     }
     if (!r->cfg->out.quiet)
         fprintf(stderr,
@@ -168,7 +191,7 @@ static int to_part(fetch_task *task, const char *p, size_t len, void *arg)
     return part_write(&s->part, p, len);
 }
 
-static void submit(runner *r, const char *url)
+static void submit(runner *r, const char *url, size_t index)
 {
     slot *s = calloc(1, sizeof *s);
     if (!s || !(s->url = strdup(url)) ||
@@ -176,7 +199,8 @@ static void submit(runner *r, const char *url)
         fatal("out of memory");
     s->r = r;
     s->part.fd = -1;
-    s->index = ++r->submitted;
+    s->index = index;
+    r->submitted++;
     r->outstanding++;
     writer_add(r, s);
     if (r->plain) {
@@ -222,6 +246,32 @@ static int room(runner *r)
     return st.idle_slots > 0;
 }
 
+/* --journal: did the URL just read finish in an earlier run? Then it is
+   skipped. Other input than the journal's ends the run. */
+static int resumed(runner *r, const char *url)
+{
+    switch (
+        journal_check(r->cfg->journal, r->read, url, r->cfg->retry_failed)) {
+    case JOURNAL_SKIP:
+        r->skipped++;
+        r->skipped_failed += r->cfg->journal->state[r->read] == 2;
+        return 1;
+    case JOURNAL_CHANGED:
+        if (!r->input_changed)
+            fprintf(stderr,
+                    "fetchall: --journal: URL %zu is not the one the journal "
+                    "has there: the input has changed since. Give the same "
+                    "input, or another journal\n",
+                    r->read);
+        r->input_changed = r->input_done = r->in->failed = 1;
+        event_del(r->readable);
+        fetch_client_cancel_all(r->client);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Read and submit URLs while there is room and input is there; when a pipe
    has nothing yet, wait for it as for any other event. */
 static void pump(runner *r)
@@ -230,7 +280,10 @@ static void pump(runner *r)
     while (!r->input_done && room(r)) {
         switch (input_next(r->in, &url)) {
         case INPUT_URL:
-            submit(r, url);
+            r->read++;
+            if (r->cfg->journal && resumed(r, url))
+                break;
+            submit(r, url, r->read);
             break;
         case INPUT_WAIT:
             if (event_pending(r->readable, EV_READ, NULL))
@@ -268,6 +321,17 @@ static void on_flush(evutil_socket_t fd, short ev, void *arg)
     (void)fd;
     (void)ev;
     flush_locked(arg);
+}
+
+/* --journal-fsync: on a clock, not on every result. */
+static void on_sync(evutil_socket_t fd, short ev, void *arg)
+{
+    runner *r = arg;
+    (void)fd;
+    (void)ev;
+    pthread_mutex_lock(&r->out_lock);
+    journal_sync(r->cfg->journal);
+    pthread_mutex_unlock(&r->out_lock);
 }
 
 static void flush_soon(runner *r)
@@ -311,10 +375,22 @@ int run(const config *cfg, input *in, int threads)
             fatal("out of memory");
         evtimer_add(r.deadline, &tv);
     }
+    if (cfg->journal && cfg->journal_fsync > 0) {
+        struct timeval tv;
+        tv.tv_sec = (time_t)cfg->journal_fsync;
+        tv.tv_usec =
+            (suseconds_t)((cfg->journal_fsync - (double)tv.tv_sec) * 1e6);
+        if (!(r.sync = event_new(r.base, -1, EV_PERSIST, on_sync, &r)) ||
+            event_add(r.sync, &tv) != 0)
+            fatal("out of memory");
+    }
+    r.t0 = monotonic();
     pump(&r);
     if (!(r.input_done && r.outstanding == 0))
         event_base_dispatch(r.base);
     flush_locked(&r);
+    if (r.sync)
+        event_free(r.sync);
     if (r.stopped_at && !cfg->out.quiet)
         fprintf(stderr,
                 "fetchall: stopped after request %zu failed (--fail-early): "
@@ -333,7 +409,7 @@ int run(const config *cfg, input *in, int threads)
     stop_signals(&r);
     pthread_mutex_destroy(&r.out_lock);
     free(r.ring);
-    if (in->failed || r.submitted == 0)
+    if (in->failed || r.input_changed || r.read == 0)
         return 2;
-    return r.failed || r.input_cut ? 1 : 0;
+    return r.failed || r.input_cut || r.skipped_failed ? 1 : 0;
 }

@@ -29,13 +29,21 @@ void writer_add(runner *r, slot *s)
         stream_begin(r, s);
 }
 
+/* -T ended it: it did not finish, a resumed run must try it. */
+static int ended_by_deadline(const runner *r, const fetch_response *resp)
+{
+    return r->cfg->deadline > 0 && resp->error == FETCH_E_TIMEOUT &&
+           monotonic() >= r->t0 + r->cfg->deadline - 0.01;
+}
+
 static void write_result(runner *r, slot *s)
 {
     const fetch_response *resp = fetch_task_response(s->task);
     char note[128] = "";
     int ok = resp->error == FETCH_OK;
-    /* --fail-early cancelled it: said once, at the end */
-    int silent = r->stopped_at && resp->error == FETCH_E_CANCELLED;
+    /* --fail-early or a changed input cancelled it: said once */
+    int silent =
+        (r->stopped_at || r->input_changed) && resp->error == FETCH_E_CANCELLED;
     r->failed |= !ok || s->file_error;
     pthread_mutex_lock(&r->out_lock);
     stream_end(r, s, ok, note, sizeof note);
@@ -44,6 +52,11 @@ static void write_result(runner *r, slot *s)
         stdout_failed();
     if (s->body && ok) /* what did not stream yet */
         stream_buffer(s, s->body);
+    /* recorded as finished once it is written: the line goes out with
+       the next flush, after the output */
+    if (!silent && r->cfg->journal && !ended_by_deadline(r, resp))
+        journal_add(r->cfg->journal, s->index, s->url, r->cfg->req.method, resp,
+                    ok && !s->file_error);
     pthread_mutex_unlock(&r->out_lock);
     r->outstanding--;
     slot_free(s);
