@@ -137,6 +137,31 @@ void jl_raw(jline *j, const char *name, const char *json);
 /* The line, "}\n" included (malloc'd; *len its length). */
 char *jl_end(jline *j, size_t *len);
 
+/* progress.c: --progress. */
+enum { PROGRESS_NONE, PROGRESS_BAR, PROGRESS_PLAIN };
+typedef struct runner runner;
+typedef struct progress {
+    runner *r;
+    int mode;
+    struct event *timer;
+    double t0, last_t, next_plain;
+    size_t last_done;
+    unsigned long long last_bytes;
+    double rate, byte_rate; /* requests and bytes a second, of late */
+    int rated;
+    int drawn; /* a bar is on the screen */
+} progress;
+
+/* --progress=ARG (NULL: auto): a PROGRESS_ mode, or -1 for a bad ARG. */
+int progress_mode(const char *arg, int quiet);
+void progress_start(runner *r, progress *p, int mode);
+/* Around a line written to stderr while a bar is on: clear it, then
+   draw it again below the line. */
+void progress_above(void);
+void progress_below(void);
+/* The end: the bar cleared, a summary line in its place. */
+void progress_end(runner *r);
+
 /* output.c: what fetchall writes for each finished request. */
 typedef struct output {
     int jsonl;      /* --jsonl */
@@ -168,10 +193,9 @@ typedef struct config {
     journal *journal;     /* --journal FILE, or NULL */
     int retry_failed;     /* --retry-failed: run the journal's failures again */
     double journal_fsync; /* --journal-fsync SECONDS; 0: every write */
+    int progress;         /* PROGRESS_ */
     size_t total;         /* URLs in the input, or (size_t)-1: unknown */
 } config;
-
-typedef struct runner runner;
 
 /* One request from the moment it is read until its result is written. */
 typedef struct slot {
@@ -197,13 +221,16 @@ struct runner {
     struct event *deadline;              /* -T: stop reading */
     struct event *flush;                 /* flush stdout after this loop turn */
     size_t read, submitted, outstanding; /* read: URLs, skipped ones too */
-    size_t skipped, skipped_failed;      /* --journal: finished before */
-    int input_changed;                   /* ... and the input is not the
-                                            journal's */
-    double t0;                           /* the run's start */
-    struct event *sync;                  /* --journal-fsync's timer */
-    size_t window, window_max; /* unwritten URLs read ahead, and beyond
-                                  while slots stand idle (--per-host) */
+    size_t done_ok, done_failed;         /* finished in this run */
+    unsigned long long bytes;            /* their bodies */
+    progress *progress;
+    size_t skipped, skipped_failed; /* --journal: finished before */
+    int input_changed;              /* ... and the input is not the
+                                       journal's */
+    double t0;                      /* the run's start */
+    struct event *sync;             /* --journal-fsync's timer */
+    size_t window, window_max;      /* unwritten URLs read ahead, and beyond
+                                       while slots stand idle (--per-host) */
     int input_done;
     int input_cut;     /* the deadline came before the input ended */
     size_t stopped_at; /* --fail-early: the request that failed, or 0 */

@@ -42,6 +42,8 @@ static const char usage_text[] =
     "                            0: after every write)\n"
     "      --retry-failed        resuming: run the recorded failures again\n"
     "  -q, --quiet               no error lines on stderr\n"
+    "      --progress MODE       auto (a bar when stderr is a terminal),\n"
+    "                            bar, plain (a line every 10 s) or none\n"
     "Concurrency and time (SECONDS may be decimal):\n"
     "  -j, --concurrency N       requests in flight at once (default 100)\n"
     "      --per-host N          requests in flight per host (default: any)\n"
@@ -113,7 +115,8 @@ enum {
     OPT_KEY,
     OPT_JOURNAL,
     OPT_JOURNAL_FSYNC,
-    OPT_RETRY_FAILED
+    OPT_RETRY_FAILED,
+    OPT_PROGRESS
 };
 
 static const struct option long_options[] = {
@@ -151,6 +154,7 @@ static const struct option long_options[] = {
     {"journal", required_argument, NULL, OPT_JOURNAL},
     {"journal-fsync", required_argument, NULL, OPT_JOURNAL_FSYNC},
     {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
     {"retry", required_argument, NULL, OPT_RETRY},
     {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
     {"retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME},
@@ -384,6 +388,7 @@ typedef struct args {
     int *statuses;       /* --retry-on */
     char *cookie_header; /* -b NAME=VALUE */
     const char *journal_path;
+    const char *progress; /* --progress MODE, or NULL: auto */
 } args;
 
 /* Append s to the array *list of *n. */
@@ -548,6 +553,10 @@ static int parse(args *a, int argc, char **argv)
         case OPT_RETRY_FAILED:
             cfg->retry_failed = 1;
             break;
+        case OPT_PROGRESS:
+            a->progress = optarg;
+            bad = progress_mode(optarg, 0) < 0;
+            break;
         case OPT_RETRY:
             bad = parse_int(optarg, 0, &cfg->fo.retries);
             break;
@@ -601,6 +610,7 @@ static int parse(args *a, int argc, char **argv)
     cfg->fo.n_headers = (size_t)a->n_headers;
     if (a->clobber && !a->output_dir)
         return usage_error("--clobber goes with -o DIR", NULL, NULL);
+    cfg->progress = progress_mode(a->progress, cfg->out.quiet);
     if (cfg->retry_failed && !a->journal_path)
         return usage_error("--retry-failed goes with --journal FILE", NULL,
                            NULL);
@@ -668,6 +678,13 @@ static int fetch_all(args *a, char **urls, int n_urls)
     }
     static journal jr;
     int resuming = 0;
+    cfg->total = (size_t)-1;
+    if (cfg->progress != PROGRESS_NONE || a->journal_path)
+        cfg->total = input_count(urls, n_urls,
+                                 a->n_inputs ? a->inputs
+                                 : n_urls    ? NULL
+                                             : stdin_only,
+                                 a->n_inputs ? a->n_inputs : !n_urls);
     if (a->journal_path) {
         char why[512], fp[17] = "";
         fingerprint(a, fp, sizeof fp);
@@ -682,10 +699,9 @@ static int fetch_all(args *a, char **urls, int n_urls)
         cfg->journal = &jr;
         resuming = jr.recorded > 0;
         if (resuming && !cfg->out.quiet) {
-            size_t total = input_count(urls, n_urls, a->inputs, a->n_inputs);
             char of[64] = "";
-            if (total != (size_t)-1)
-                snprintf(of, sizeof of, " of %zu", total);
+            if (cfg->total != (size_t)-1)
+                snprintf(of, sizeof of, " of %zu", cfg->total);
             fprintf(stderr,
                     "fetchall: resuming: %zu%s done (%zu of them failed%s)%s\n",
                     jr.recorded, of, jr.failed,

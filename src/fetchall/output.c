@@ -21,7 +21,9 @@ void output_error(const output *o, size_t index, const char *what)
         return;
     if (o->err_is_out) /* 2>&1: what came before goes first */
         fflush(stdout);
+    progress_above();
     fprintf(stderr, "fetchall: [%zu] %s\n", index, what);
+    progress_below();
 }
 
 /* The version of the JSON lines' schema (fetchall(1), JSON LINES): a

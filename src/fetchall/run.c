@@ -94,11 +94,13 @@ static void *signal_main(void *arg)
         if (r->cfg->journal) /* and what is out is in the journal */
             journal_flush(r->cfg->journal);
     }
-    if (!r->cfg->out.quiet)
+    if (!r->cfg->out.quiet) {
+        progress_above();
         fprintf(stderr,
                 "fetchall: %s: stopped; the output ends with the last "
                 "whole result\n",
                 strsignal(sig));
+    }
     signal(sig, SIG_DFL);
     sigset_t one;
     sigemptyset(&one);
@@ -166,6 +168,11 @@ static void on_done(fetch_task *task, void *arg)
     }
     size_t index = s->index;
     int failed = fetch_task_response(task)->error != FETCH_OK;
+    if (failed)
+        r->done_failed++;
+    else
+        r->done_ok++;
+    r->bytes += fetch_task_response(task)->bytes;
     s->done = 1;
     writer_done(r, s); /* may free s and its task */
     flush_soon(r);
@@ -257,6 +264,7 @@ static int resumed(runner *r, const char *url)
         r->skipped_failed += r->cfg->journal->state[r->read] == 2;
         return 1;
     case JOURNAL_CHANGED:
+        progress_above();
         if (!r->input_changed)
             fprintf(stderr,
                     "fetchall: --journal: URL %zu is not the one the journal "
@@ -385,10 +393,13 @@ int run(const config *cfg, input *in, int threads)
             fatal("out of memory");
     }
     r.t0 = monotonic();
+    progress pg;
+    progress_start(&r, &pg, cfg->progress);
     pump(&r);
     if (!(r.input_done && r.outstanding == 0))
         event_base_dispatch(r.base);
     flush_locked(&r);
+    progress_end(&r);
     if (r.sync)
         event_free(r.sync);
     if (r.stopped_at && !cfg->out.quiet)
