@@ -112,8 +112,8 @@ static void status_line(runner *r, char *line, size_t len, int bar)
              "%s%zu%s done | %zu ok, %zu failed, %zu retrying | %s%s | "
              "%.1f/s, %s/s | %zu in flight, %zu queued, %zu hosts paused | %s",
              bar ? "" : "fetchall: progress: ", done, total, r->done_ok,
-             r->done_failed, st.retrying, el, eta, p->rate, rate_b,
-             st.running, st.queued, st.hosts_paused, bytes);
+             r->done_failed, st.retrying, el, eta, p->rate, rate_b, st.running,
+             st.queued, st.hosts_paused, bytes);
 }
 
 static void draw(runner *r)
