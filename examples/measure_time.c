@@ -1,5 +1,6 @@
 /* measure_time: fetch N URLs that each answer after 200 ms, one after the
-   other and then all at once; print both times and the speed-up.
+   other and then all at once; print both times, the speed-up, and the
+   concurrent run's total / n (asyncio's measure_time(n, max_delay)).
    Usage: measure_time BASE_URL [N] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
     printf("sequential: %.2f s\n", sequential);
     printf("concurrent: %.2f s\n", concurrent);
     printf("speed-up:   %.1fx\n", sequential / concurrent);
+    printf("total / n:  %.3f s\n", concurrent / n);
     fetch_client_free(client);
     free(tasks);
     return failed ? 1 : 0;

@@ -33,7 +33,18 @@ request 1 finished: delay 300" "$out"
 
 out=$(${FETCH_VALGRIND:-} "$ex/measure_time" "$BASE" 10)
 check measure_time "10 URLs of 0.2 s each" "$(echo "$out" | head -n 1)"
+check "measure_time total / n" "total / n:" "$(echo "$out" | tail -n 1 | cut -c1-10)"
 echo "$out"
+
+# the delays in completion order: shortest first, with no sorting
+for prog in wait_n task_wait_n; do
+  out=$(${FETCH_VALGRIND:-} "$ex/$prog" "$BASE" 5 1)
+  check "$prog" "0.000
+0.200
+0.400
+0.600
+0.800" "$out"
+done
 
 out=$(${FETCH_VALGRIND:-} "$ex/tasks" "$BASE")
 check tasks "cancelled task 2: cancelled
