@@ -71,9 +71,11 @@
  *
  * Hosts (scheme, host and port) are scheduled apart (max_per_host, rate
  * and delay limits), and what one host answers holds its other requests:
- * a 429 or 503 that will be retried, or one with Retry-After, pauses the
- * host for Retry-After (or the back-off base, jittered); then one request
- * probes it alone, and its answer opens the host again. After
+ * a 429 that will be retried or has a Retry-After, and a 503 with a
+ * Retry-After, pause the host for Retry-After (or the back-off base,
+ * jittered); then one request probes it alone, and its answer opens the
+ * host again (a 503 without Retry-After holds back only its own request:
+ * a server that fails one request in ten must not stall the rest). After
  * breaker_threshold attempts in a row that could not reach the host
  * (resolve, connect, timeouts) its circuit breaker opens: the host is
  * paused for breaker_pause, jittered 0.5-1.5x, doubling each time up to

@@ -79,10 +79,14 @@ enum fetch__outcome fetch__retry_host(const fetch_task *t)
 {
     const struct fetch__xfer *x = &t->x;
     if (x->status) {
-        /* a host asking for time: when it says how long, or when the
-           request will be retried */
-        if ((x->status == 429 || x->status == 503) &&
-            (x->retry_after >= 0 || fetch__retry_status(t, x->status)))
+        /* a host asking for time: "too many requests" (with a Retry-After,
+           or when the request will be retried), or "unavailable" for as
+           long as it says. A 503 without Retry-After holds back only its
+           own request: a server that fails one request in ten must not
+           stall the other nine */
+        if ((x->status == 429 &&
+             (x->retry_after >= 0 || fetch__retry_status(t, x->status))) ||
+            (x->status == 503 && x->retry_after >= 0))
             return FETCH__HOST_PUSHBACK;
         return FETCH__HOST_OK;
     }

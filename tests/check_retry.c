@@ -522,6 +522,47 @@ START_TEST(the_trace_hook_sees_each_retry)
 }
 END_TEST
 
+/* What hosts_paused was when each retry was decided. */
+static size_t paused_seen[4];
+static int n_paused_seen;
+static fetch_client *watched;
+
+static void note_paused(fetch_task *t, const fetch_response *a, double delay,
+                        void *arg)
+{
+    fetch_stats st;
+    (void)t;
+    (void)a;
+    (void)delay;
+    (void)arg;
+    fetch_client_stats(watched, &st);
+    paused_seen[n_paused_seen++ % 4] = st.hosts_paused;
+}
+
+START_TEST(a_429_pauses_its_host_a_bare_503_does_not)
+{
+    fetch_options o;
+    test_options(&o);
+    o.retries = 1;
+    o.retry_backoff = 1; /* the pause without Retry-After: 0.5-1.5 s */
+    o.trace.on_retry = note_paused;
+    watched = client_new(&o, NULL);
+    n_paused_seen = 0;
+    fetch_task *t =
+        get_one(watched, ts_url(&srv, "/flaky/x1?fail=1&status=429"));
+    ck_assert_int_eq(fetch_task_response(t)->status, 200);
+    fetch_task_free(t);
+    /* a 503 without Retry-After: only its own request waits */
+    t = get_one(watched, ts_url(&srv, "/flaky/x2?fail=1"));
+    ck_assert_int_eq(fetch_task_response(t)->status, 200);
+    fetch_task_free(t);
+    ck_assert_int_eq(n_paused_seen, 2);
+    ck_assert_uint_eq(paused_seen[0], 1);
+    ck_assert_uint_eq(paused_seen[1], 0);
+    client_free(watched);
+}
+END_TEST
+
 START_TEST(a_pushback_holds_the_host_and_one_request_probes)
 {
     test_server other;
@@ -759,6 +800,7 @@ static Suite *retry_suite(void)
     tcase_add_checked_fixture(tc, srv_setup, srv_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, a_pushback_holds_the_host_and_one_request_probes);
+    tcase_add_test(tc, a_429_pauses_its_host_a_bare_503_does_not);
     tcase_add_test(tc, the_breaker_fails_a_host_that_stays_down);
     tcase_add_test(tc, the_rate_holds_as_the_server_sees_it);
     tcase_add_test(tc, the_host_rate_holds_for_each_host);
