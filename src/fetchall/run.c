@@ -240,8 +240,9 @@ static void on_readable(evutil_socket_t fd, short ev, void *arg)
 
 /* May one more URL be read? While the window has room; beyond it, up to
    16 times as far, while slots stand idle because every queued request
-   waits for its host (its --per-host limit): a list that keeps a host's
-   URLs together needs more of them read to find other hosts. */
+   waits: for its host (--per-host, a rate, a delay: a list that keeps a
+   host's URLs together needs more of them read to find other hosts), or
+   for its retry's back-off (the oldest unwritten result may be one). */
 static int room(runner *r)
 {
     fetch_stats st;
@@ -358,7 +359,10 @@ int run(const config *cfg, input *in, int threads)
     r.window = (size_t)fo.max_concurrency * 4;
     if (r.window < 1024)
         r.window = 1024;
-    r.window_max = fo.max_per_host ? 16 * r.window : r.window;
+    /* beyond the window only while slots stand idle: a list that keeps a
+       host's URLs together (--per-host, --host-rate, --delay), or a result
+       that waits for its retry while the ones after it are done */
+    r.window_max = 16 * r.window;
     stream_setup(&r);
     r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir && !r.stream;
     if (!(r.ring = calloc(r.window_max, sizeof *r.ring)))
