@@ -590,7 +590,7 @@ static void tr_finished(fetch_task *t, double s, void *arg)
 START_TEST(trace_hooks)
 {
     struct trace_log log = {0};
-    fetch_trace tr = {tr_queued, tr_started, tr_first, tr_finished, &log};
+    fetch_trace tr = {tr_queued, tr_started, tr_first, tr_finished, &log, NULL};
     fetch_options o;
     test_options(&o);
     o.trace = tr;
