@@ -13,22 +13,6 @@
 
 #include "harness.h"
 
-static const char *fetchall;
-
-static void setup(void)
-{
-    fetchall = getenv("FETCHALL");
-    if (!fetchall)
-        fetchall = "src/fetchall/fetchall";
-    srv_setup();
-}
-
-#define RUN(r, input, ...)                                                     \
-    do {                                                                       \
-        const char *argv_[] = {fetchall, __VA_ARGS__, NULL};                   \
-        run_cmd(r, input, argv_);                                              \
-    } while (0)
-
 START_TEST(bodies_in_request_order)
 {
     run_result r;
@@ -862,7 +846,7 @@ static Suite *cli_suite(void)
 {
     Suite *s = suite_create("fetchall");
     TCase *tc = tcase_create("cli");
-    tcase_add_checked_fixture(tc, setup, srv_teardown);
+    tcase_add_checked_fixture(tc, cli_setup, srv_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bodies_in_request_order);
     tcase_add_test(tc, order_holds_for_any_number_of_loops);

@@ -16,22 +16,6 @@
 
 #include "harness.h"
 
-static const char *fetchall;
-
-static void setup(void)
-{
-    fetchall = getenv("FETCHALL");
-    if (!fetchall)
-        fetchall = "src/fetchall/fetchall";
-    srv_setup();
-}
-
-#define RUN(r, input, ...)                                                     \
-    do {                                                                       \
-        const char *argv_[] = {fetchall, __VA_ARGS__, NULL};                   \
-        run_cmd(r, input, argv_);                                              \
-    } while (0)
-
 /* A scratch directory and names in it. */
 static char dir[64];
 static char *in_dir(const char *name)
@@ -322,7 +306,7 @@ static Suite *journal_suite(void)
 {
     Suite *s = suite_create("fetchall --journal");
     TCase *tc = tcase_create("cli");
-    tcase_add_checked_fixture(tc, setup, srv_teardown);
+    tcase_add_checked_fixture(tc, cli_setup, srv_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, resume_after_kill_9_at_random_moments);
     tcase_add_test(tc, stdout_and_stdin_resume_too);

@@ -17,22 +17,6 @@
 
 #include "harness.h"
 
-static const char *fetchall;
-
-static void setup(void)
-{
-    fetchall = getenv("FETCHALL");
-    if (!fetchall)
-        fetchall = "src/fetchall/fetchall";
-    srv_setup();
-}
-
-#define RUN(r, input, ...)                                                     \
-    do {                                                                       \
-        const char *argv_[] = {fetchall, __VA_ARGS__, NULL};                   \
-        run_cmd(r, input, argv_);                                              \
-    } while (0)
-
 /* fetchall with stderr on a pseudo-terminal of cols columns (stdout to
    /dev/null): what it drew, until it exits. resize_to: once the first bar
    is drawn, make the terminal that wide (0: never). */
@@ -199,7 +183,7 @@ static Suite *progress_suite(void)
 {
     Suite *s = suite_create("fetchall --progress");
     TCase *tc = tcase_create("cli");
-    tcase_add_checked_fixture(tc, setup, srv_teardown);
+    tcase_add_checked_fixture(tc, cli_setup, srv_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, a_bar_on_a_terminal);
     tcase_add_test(tc, as_wide_as_the_terminal_is_now);

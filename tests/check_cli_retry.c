@@ -12,33 +12,6 @@
 
 #include "harness.h"
 
-static const char *fetchall;
-
-static void setup(void)
-{
-    fetchall = getenv("FETCHALL");
-    if (!fetchall)
-        fetchall = "src/fetchall/fetchall";
-    srv_setup();
-}
-
-#define RUN(r, input, ...)                                                     \
-    do {                                                                       \
-        const char *argv_[] = {fetchall, __VA_ARGS__, NULL};                   \
-        run_cmd(r, input, argv_);                                              \
-    } while (0)
-
-/* Requests the server saw whose path starts with prefix. */
-static size_t seen(const test_server *s, const char *prefix)
-{
-    ts_entry *log;
-    size_t n = ts_log(s, &log), k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += !strncmp(log[i].path, prefix, strlen(prefix));
-    free(log);
-    return k;
-}
-
 START_TEST(retries_by_default)
 {
     run_result r;
@@ -47,7 +20,7 @@ START_TEST(retries_by_default)
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.out, want); /* the third answer, alone */
     ck_assert_str_eq(r.err, "");
-    ck_assert_uint_eq(seen(&srv, "/flaky/a"), 3);
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/a"), 3);
     run_free(&r);
     /* two retries, then the last answer stands; with --fail it fails and
        says how often it was tried */
@@ -57,11 +30,11 @@ START_TEST(retries_by_default)
     ck_assert_str_eq(r.out, "abc");
     ck_assert_ptr_nonnull(strstr(r.err, "[1] "));
     ck_assert_ptr_nonnull(strstr(r.err, "HTTP status 503 (3 attempts)"));
-    ck_assert_uint_eq(seen(&srv, "/flaky/b"), 3);
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/b"), 3);
     run_free(&r);
     RUN(&r, NULL, "--retry", "0", "--fail", ts_url(&srv, "/flaky/c?fail=1"));
     ck_assert_int_eq(r.status, 1);
-    ck_assert_uint_eq(seen(&srv, "/flaky/c"), 1);
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/c"), 1);
     run_free(&r);
     free(want);
 }
@@ -132,35 +105,21 @@ START_TEST(retried_bodies_stay_in_order_and_whole)
 }
 END_TEST
 
-/* Seconds between the server's first two requests for prefix. */
-static double gap(const test_server *s, const char *prefix)
-{
-    ts_entry *log;
-    size_t n = ts_log(s, &log), k = 0;
-    double at[2] = {0, 0};
-    for (size_t i = 0; i < n && k < 2; i++)
-        if (!strncmp(log[i].path, prefix, strlen(prefix)))
-            at[k++] = log[i].at;
-    free(log);
-    ck_assert_uint_eq(k, 2);
-    return at[1] - at[0];
-}
-
 START_TEST(retry_after_and_the_retry_options)
 {
     run_result r;
     RUN(&r, NULL, "--retry-delay", "0.001",
         ts_url(&srv, "/flaky/d?fail=1&after=1"));
     ck_assert_int_eq(r.status, 0);
-    ck_assert_double_ge(gap(&srv, "/flaky/d"), 0.99);
+    ck_assert_double_ge(ts_gap(&srv, "/flaky/d"), 0.99);
     run_free(&r);
     /* --retry-on: only these statuses */
     RUN(&r, NULL, "--retry-delay", "0.001", "--retry-on", "500,502",
         ts_url(&srv, "/flaky/e?fail=1"),
         ts_url(&srv, "/flaky/f?fail=1&status=502"));
     ck_assert_int_eq(r.status, 0);
-    ck_assert_uint_eq(seen(&srv, "/flaky/e"), 1); /* a 503: not retried */
-    ck_assert_uint_eq(seen(&srv, "/flaky/f"), 2);
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/e"), 1); /* a 503: not retried */
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/f"), 2);
     run_free(&r);
     /* --retry-max-time: a retry 5 s away would start too late */
     double t0 = now_s();
@@ -173,11 +132,11 @@ START_TEST(retry_after_and_the_retry_options)
     /* a POST is not sent twice unless asked */
     RUN(&r, NULL, "--retry-delay", "0.001", "-d", "x",
         ts_url(&srv, "/flaky/h?fail=1"));
-    ck_assert_uint_eq(seen(&srv, "/flaky/h"), 1);
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/h"), 1);
     run_free(&r);
     RUN(&r, NULL, "--retry-delay", "0.001", "-d", "x", "--retry-all-errors",
         ts_url(&srv, "/flaky/i?fail=1"));
-    ck_assert_uint_eq(seen(&srv, "/flaky/i"), 2);
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/i"), 2);
     ck_assert_uint_eq(r.out_len, 1000);
     run_free(&r);
 }
@@ -307,7 +266,7 @@ static Suite *cli_retry_suite(void)
 {
     Suite *s = suite_create("fetchall retries and politeness");
     TCase *tc = tcase_create("cli");
-    tcase_add_checked_fixture(tc, setup, srv_teardown);
+    tcase_add_checked_fixture(tc, cli_setup, srv_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, retries_by_default);
     tcase_add_test(tc, retried_bodies_stay_in_order_and_whole);

@@ -23,15 +23,11 @@
 #include "harness.h"
 #include "libfetch.h"
 
-static const char *fetchall;
 static test_server fs; /* the fault server; srv is the well-behaved one */
 
 static void setup(void)
 {
-    fetchall = getenv("FETCHALL");
-    if (!fetchall)
-        fetchall = "src/fetchall/fetchall";
-    srv_setup();
+    cli_setup();
     fs_start(&fs);
 }
 
@@ -41,8 +37,7 @@ static void teardown(void)
     srv_teardown();
 }
 
-#define ARGV(...) ((const char *const[]){fetchall, __VA_ARGS__, NULL})
-#define RUN(r, input, ...) run_cmd(r, input, ARGV(__VA_ARGS__))
+#define ARGV FETCHALL_ARGV
 
 /* A temporary file holding text, opened with flags; its path in path. */
 static int temp_file(char *path, const char *text, int flags)

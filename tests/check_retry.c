@@ -16,20 +16,10 @@
 static fetch_client *retrying(int n, double backoff)
 {
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.retries = n;
     o.retry_backoff = backoff;
     return client_new(&o, NULL);
-}
-
-/* The requests the server saw whose path starts with prefix. */
-static size_t seen(const ts_entry *log, size_t n, const char *prefix)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += !strncmp(log[i].path, prefix, strlen(prefix));
-    return k;
 }
 
 START_TEST(a_503_is_retried_until_it_passes)
@@ -81,36 +71,18 @@ START_TEST(retries_run_out)
     ck_assert_ptr_nonnull(strstr(r->message, "HTTP status 500"));
     ck_assert_str_eq(r->body, "failure 2 of 9\n");
     fetch_task_free(t);
-    ts_entry *log;
-    size_t n = ts_log(&srv, &log);
-    ck_assert_uint_eq(seen(log, n, "/flaky/b"), 3);
-    ck_assert_uint_eq(seen(log, n, "/flaky/c"), 2);
-    free(log);
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/b"), 3);
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/c"), 2);
     client_free(c);
 }
 END_TEST
-
-/* The seconds between the server's first and second request for prefix. */
-static double gap(const char *prefix)
-{
-    ts_entry *log;
-    size_t n = ts_log(&srv, &log);
-    double at[2];
-    size_t k = 0;
-    for (size_t i = 0; i < n && k < 2; i++)
-        if (!strncmp(log[i].path, prefix, strlen(prefix)))
-            at[k++] = log[i].at;
-    free(log);
-    ck_assert_uint_eq(k, 2);
-    return at[1] - at[0];
-}
 
 START_TEST(retry_after_in_seconds_is_honoured)
 {
     fetch_client *c = retrying(1, 0.001);
     fetch_task *t = get_one(c, ts_url(&srv, "/flaky/d?fail=1&after=1"));
     ck_assert_int_eq(fetch_task_response(t)->status, 200);
-    ck_assert_double_ge(gap("/flaky/d"), 0.99);
+    ck_assert_double_ge(ts_gap(&srv, "/flaky/d"), 0.99);
     fetch_task_free(t);
     client_free(c);
 }
@@ -122,7 +94,7 @@ START_TEST(retry_after_as_a_date_is_honoured)
     /* two seconds from now, at a second's resolution: 1 to 2 s */
     fetch_task *t = get_one(c, ts_url(&srv, "/flaky/e?fail=1&date=2"));
     ck_assert_int_eq(fetch_task_response(t)->status, 200);
-    ck_assert_double_ge(gap("/flaky/e"), 0.99);
+    ck_assert_double_ge(ts_gap(&srv, "/flaky/e"), 0.99);
     fetch_task_free(t);
     client_free(c);
 }
@@ -131,7 +103,6 @@ END_TEST
 START_TEST(retry_after_in_the_past_is_no_wait)
 {
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.retries = 1;
     o.retry_backoff = 0.001;
@@ -143,7 +114,7 @@ START_TEST(retry_after_in_the_past_is_no_wait)
     fetch_task_free(t);
     t = get_one(c, ts_url(&srv, "/flaky/g?fail=1&after=100000"));
     ck_assert_int_eq(fetch_task_response(t)->status, 200);
-    double g = gap("/flaky/g");
+    double g = ts_gap(&srv, "/flaky/g");
     ck_assert_double_ge(g, 0.49);
     ck_assert_double_lt(g, 50); /* not 100,000 s: the test would hang */
     fetch_task_free(t);
@@ -213,7 +184,6 @@ START_TEST(a_method_that_is_not_idempotent_is_retried_only_unsent)
 
     /* retry_all_errors: a POST too (curl --retry-all-errors) */
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.retries = 1;
     o.retry_backoff = 0.001;
@@ -365,7 +335,7 @@ START_TEST(the_only_transfer_left_waits_to_retry)
     ck_assert_uint_ge(st.timers, 1);
     ck_assert_ptr_eq(fetch_as_completed(c, FETCH_WAIT_FOREVER, &err), t);
     ck_assert_int_eq(fetch_task_response(t)->status, 200);
-    ck_assert_double_ge(gap("/flaky/r"), 0.99);
+    ck_assert_double_ge(ts_gap(&srv, "/flaky/r"), 0.99);
     fetch_client_stats(c, &st);
     ck_assert_uint_eq(st.hosts_paused, 0);
     fetch_task_free(t);
@@ -396,7 +366,6 @@ END_TEST
 START_TEST(retry_time_and_deadline_are_budgets)
 {
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.retries = 5;
     o.retry_max_time = 0.5;
@@ -430,7 +399,6 @@ START_TEST(the_retry_budget_caps_the_load)
 {
     enum { N = 100 };
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.retries = 2;
     o.retry_backoff = 0.001;
@@ -462,7 +430,6 @@ START_TEST(retried_requests_keep_their_place)
 {
     enum { N = 40 };
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.retries = 2;
     o.retry_backoff = 0.01;
@@ -506,7 +473,6 @@ static void on_retry(fetch_task *t, const fetch_response *a, double delay,
 START_TEST(the_trace_hook_sees_each_retry)
 {
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.retries = 2;
     o.retry_backoff = 0.001;
@@ -568,7 +534,6 @@ START_TEST(a_pushback_holds_the_host_and_one_request_probes)
     test_server other;
     ts_start(&other);
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.retries = 1;
     o.retry_backoff = 0.001;
@@ -611,7 +576,6 @@ START_TEST(the_breaker_fails_a_host_that_stays_down)
 {
     enum { N = 20 };
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.max_concurrency = 1; /* one at a time: the count is exact */
     o.breaker_threshold = 3;
@@ -638,36 +602,29 @@ START_TEST(the_breaker_fails_a_host_that_stays_down)
 }
 END_TEST
 
-/* Gaps between the starts the server saw for path prefix (host: NULL for
-   any), in a malloc'd array; *n of them. */
-static double *gaps(const test_server *s, size_t *n)
+/* Fetch s's path?i=0..n-1 with c, every one a success. */
+static void get_n(fetch_client *c, const test_server *s, const char *path,
+                  int n)
 {
-    ts_entry *log;
-    size_t k = ts_log(s, &log);
-    double *g = calloc(k ? k : 1, sizeof *g);
-    for (size_t i = 1; i < k; i++)
-        g[i - 1] = log[i].at - log[i - 1].at;
-    *n = k ? k - 1 : 0;
-    free(log);
-    return g;
+    fetch_task **t = calloc((size_t)n, sizeof *t);
+    for (int i = 0; i < n; i++)
+        t[i] = fetch_get(c, ts_url(s, "%s?i=%d", path, i), NULL, NULL, NULL);
+    ck_assert_int_eq(
+        fetch_gather(c, t, (size_t)n, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 0);
+    free_all(t, (size_t)n);
+    free(t);
 }
 
 START_TEST(the_rate_holds_as_the_server_sees_it)
 {
     enum { N = 16 };
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.rate = 20; /* one every 50 ms */
     fetch_client *c = client_new(&o, NULL);
-    fetch_task *t[N];
-    for (int i = 0; i < N; i++)
-        t[i] =
-            fetch_get(c, ts_url(&srv, "/bytes/10?i=%d", i), NULL, NULL, NULL);
-    ck_assert_int_eq(
-        fetch_gather(c, t, N, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 0);
+    get_n(c, &srv, "/bytes/10", N);
     size_t n;
-    double *g = gaps(&srv, &n), sum = 0;
+    double *g = ts_gaps(&srv, &n), sum = 0;
     ck_assert_uint_eq(n, N - 1);
     for (size_t i = 0; i < n; i++)
         sum += g[i];
@@ -677,7 +634,6 @@ START_TEST(the_rate_holds_as_the_server_sees_it)
     for (size_t i = 0; i < n; i++)
         ck_assert_double_ge(g[i], 0.03);
     free(g);
-    free_all(t, N);
     client_free(c);
 }
 END_TEST
@@ -688,7 +644,6 @@ START_TEST(the_host_rate_holds_for_each_host)
     test_server other;
     ts_start(&other);
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.host_rate = 20;
     fetch_client *c = client_new(&o, NULL);
@@ -703,7 +658,7 @@ START_TEST(the_host_rate_holds_for_each_host)
     const test_server *both[] = {&srv, &other};
     for (int h = 0; h < 2; h++) {
         size_t n;
-        double *g = gaps(both[h], &n), sum = 0;
+        double *g = ts_gaps(both[h], &n), sum = 0;
         ck_assert_uint_eq(n, N / 2 - 1);
         for (size_t i = 0; i < n; i++) {
             sum += g[i];
@@ -724,19 +679,13 @@ START_TEST(a_delay_between_starts_to_a_host)
 {
     enum { N = 12 };
     fetch_options o;
-    fetch_options_init(&o);
     test_options(&o);
     o.host_delay = 0.1;
     o.random_delay = 1;
     fetch_client *c = client_new(&o, NULL);
-    fetch_task *t[N];
-    for (int i = 0; i < N; i++)
-        t[i] =
-            fetch_get(c, ts_url(&srv, "/bytes/10?i=%d", i), NULL, NULL, NULL);
-    ck_assert_int_eq(
-        fetch_gather(c, t, N, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), 0);
+    get_n(c, &srv, "/bytes/10", N);
     size_t n;
-    double *g = gaps(&srv, &n), lo = 1e9, hi = 0;
+    double *g = ts_gaps(&srv, &n), lo = 1e9, hi = 0;
     ck_assert_uint_eq(n, N - 1);
     for (size_t i = 0; i < n; i++) {
         lo = g[i] < lo ? g[i] : lo;
@@ -745,7 +694,6 @@ START_TEST(a_delay_between_starts_to_a_host)
     ck_assert_double_ge(lo, 0.045);     /* 0.5 x 0.1 s, less the way there */
     ck_assert_double_gt(hi - lo, 0.01); /* random, not all the same */
     free(g);
-    free_all(t, N);
     client_free(c);
 }
 END_TEST

@@ -355,6 +355,51 @@ size_t ts_log(const test_server *s, ts_entry **out)
     return n;
 }
 
+size_t ts_seen(const test_server *s, const char *prefix)
+{
+    ts_entry *log;
+    size_t n = ts_log(s, &log), k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += !strncmp(log[i].path, prefix, strlen(prefix));
+    free(log);
+    return k;
+}
+
+double ts_gap(const test_server *s, const char *prefix)
+{
+    ts_entry *log;
+    size_t n = ts_log(s, &log), k = 0;
+    double at[2] = {0, 0};
+    for (size_t i = 0; i < n && k < 2; i++)
+        if (!strncmp(log[i].path, prefix, strlen(prefix)))
+            at[k++] = log[i].at;
+    free(log);
+    ck_assert_uint_eq(k, 2);
+    return at[1] - at[0];
+}
+
+double *ts_gaps(const test_server *s, size_t *n)
+{
+    ts_entry *log;
+    size_t k = ts_log(s, &log);
+    double *g = calloc(k ? k : 1, sizeof *g);
+    for (size_t i = 1; i < k; i++)
+        g[i - 1] = log[i].at - log[i - 1].at;
+    *n = k ? k - 1 : 0;
+    free(log);
+    return g;
+}
+
+const char *fetchall;
+
+void cli_setup(void)
+{
+    fetchall = getenv("FETCHALL");
+    if (!fetchall)
+        fetchall = "src/fetchall/fetchall";
+    srv_setup();
+}
+
 int closed_port(void)
 {
     struct sockaddr_in a = {.sin_family = AF_INET};

@@ -40,6 +40,20 @@ typedef struct ts_entry {
 size_t ts_log(const test_server *s, ts_entry **out);
 /* A 127.0.0.1 port where nothing listens (connecting is refused). */
 int closed_port(void);
+/* How many requests the server logged whose path starts with prefix. */
+size_t ts_seen(const test_server *s, const char *prefix);
+/* Seconds between the first two of them. */
+double ts_gap(const test_server *s, const char *prefix);
+/* The gaps between consecutive requests the server logged (malloc'd);
+ *n of them. */
+double *ts_gaps(const test_server *s, size_t *n);
+
+/* The command suites: the fetchall under test ($FETCHALL, else the
+   build's), set by cli_setup(), a fixture that also starts `srv`. */
+extern const char *fetchall;
+void cli_setup(void);
+#define FETCHALL_ARGV(...) ((const char *const[]){fetchall, __VA_ARGS__, NULL})
+#define RUN(r, input, ...) run_cmd(r, input, FETCHALL_ARGV(__VA_ARGS__))
 
 /* The fixture every suite uses: one server per test, in `srv`. */
 extern test_server srv;
