@@ -180,6 +180,19 @@ void output_error(const output *o, size_t index, const char *what);
    failed. */
 int output_write(const output *o, size_t index, const fetch_task *t,
                  int file_error, const char *note);
+/* The error line of a failed result on stderr (note added to it), and its
+   text (NULL: it succeeded; buf holds a -o error). */
+const char *output_failed(const output *o, size_t index, const fetch_task *t,
+                          int file_error, const char *note, char *buf,
+                          size_t size);
+/* A result's JSON line (schema 1; error from output_failed; worker: the
+   name of the worker, which leaves the body out). malloc'd, *len long. */
+char *output_record(const output *o, size_t index, const fetch_task *t,
+                    const char *error, const char *worker, size_t *len);
+/* The JSON line of a URL in a dead letter: every member, ok false,
+   error_kind "dead_letter". */
+char *output_dead(size_t index, const char *url, const char *reason,
+                  size_t *len);
 
 /* What the command line asks for (main.c). */
 typedef struct config {
@@ -258,6 +271,8 @@ int run(const config *cfg, input *in, int threads);
 void fatal(const char *what);
 /* Monotonic seconds. */
 double monotonic(void);
+/* Sleep, for commands that have nothing else to do (not a loop). */
+void sleep_seconds(double s);
 /* stdout went away (e.g. `| head`): end the way a pipeline expects. */
 void stdout_failed(void);
 void flush_stdout(void);
@@ -285,5 +300,90 @@ void stream_buffer(slot *s, struct evbuffer *b);
 void writer_done(runner *r, slot *s);
 /* A new slot was read (request order keeps a ring of them). */
 void writer_add(runner *r, slot *s);
+
+/* redis.c: --redis URL and the connections to it. */
+struct redisContext;
+struct redisAsyncContext;
+typedef struct redis_url {
+    char host[256]; /* redis://HOST: a name, or an address once resolved */
+    char path[256]; /* unix:///PATH */
+    int port, db;
+} redis_url;
+
+/* redis://HOST[:PORT][/DB] or unix:///PATH[?db=N]. 0, or -1 with why. */
+int redis_parse(redis_url *u, const char *url, char *why, size_t len);
+/* HOST to an address, once (hiredis would look it up at every connect,
+   blocking the loop). 0, or -1 with why. */
+int redis_resolve(redis_url *u, char *why, size_t len);
+/* The URL, to show. */
+void redis_describe(const redis_url *u, char *buf, size_t len);
+/* A blocking connection, SELECTed, with timeout seconds for every reply;
+   or NULL with why. */
+struct redisContext *redis_connect(const redis_url *u, double timeout,
+                                   char *why, size_t len);
+/* Free c (may be NULL) and connect again, as long as it takes (a jittered
+   pause growing from 0.1 to 5 s), saying so once on stderr as who unless
+   quiet: an outage only delays enqueue and results. */
+struct redisContext *redis_reconnect(struct redisContext *c, const redis_url *u,
+                                     const char *who, int quiet);
+
+/* An async connection on an event_base that comes back by itself: a late
+   reply (reply_timeout) drops it, a dropped one is made again after a
+   jittered pause growing from 0.1 to 5 s. */
+typedef struct rconn rconn;
+struct rconn {
+    struct event_base *base;
+    const redis_url *url;
+    int db;
+    struct redisAsyncContext *ac; /* NULL while down */
+    int up, closing, late;
+    size_t outstanding;   /* commands sent, not answered */
+    double reply_timeout; /* seconds; default 10 */
+    double down_since, pause;
+    struct event *retry, *timeout;
+    void (*on_up)(rconn *rc, double down_for);   /* down_for 0: first time */
+    void (*on_down)(rconn *rc, const char *why); /* once an outage */
+    void *data;
+};
+typedef void rconn_cb(struct redisAsyncContext *ac, void *reply, void *arg);
+/* 0, or -1 out of memory. Set on_up, on_down and data, then start. */
+int rconn_init(rconn *rc, struct event_base *base, const redis_url *u);
+void rconn_start(rconn *rc);
+/* Sends a command (extra: seconds the reply may take beyond
+   reply_timeout, e.g. a BLOCK). cb gets NULL when the connection went
+   down first; it must call rconn_replied(). 0, or -1 when down. */
+int rconn_command(rconn *rc, rconn_cb *cb, void *arg, double extra, int argc,
+                  const char **argv, const size_t *argvlen);
+void rconn_replied(rconn *rc);
+/* Pending callbacks run with NULL; then it is gone. */
+void rconn_close(rconn *rc);
+
+/* rqueue.c: the queue's keys in Redis and the scripts that change them. */
+typedef struct rqueue {
+    const char *name;
+    char work[300], chunks[300], meta[300], done[300], results[300], dead[300];
+} rqueue;
+void rqueue_keys(rqueue *q, const char *name);
+extern const char *const rqueue_group;
+extern const char rqueue_enqueue[], rqueue_finish[], rqueue_ack[],
+    rqueue_reclaim[], rqueue_dead[], rqueue_state[];
+
+/* What the commands across machines take (main.c). */
+typedef struct cluster {
+    redis_url redis;
+    const char *redis_arg; /* as given, to show */
+    const char *queue;     /* --queue NAME; default "fetchall" */
+    const char *name;      /* worker --name; default HOST:PID */
+    int follow;            /* worker, results --follow: wait for more */
+    double claim_idle;     /* worker --claim-idle SECONDS (default 30) */
+    int max_deliveries;    /* worker --max-deliveries K (default 5) */
+    int chunk;             /* enqueue --chunk N (default 256) */
+    size_t max_queued;     /* enqueue --max-queued N URLs (1,000,000) */
+} cluster;
+
+/* enqueue.c, worker.c, results.c: exit statuses as fetchall's. */
+int enqueue_run(const cluster *cl, input *in, int quiet);
+int worker_run(const cluster *cl, const config *cfg, int threads);
+int results_run(const cluster *cl, const config *cfg);
 
 #endif

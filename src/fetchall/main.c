@@ -83,6 +83,22 @@ static const char usage_text[] =
     "  -E, --cert FILE           TLS client certificate (PEM)\n"
     "      --key FILE            its private key (PEM)\n"
     "\n"
+    "Across machines, on a Redis stream (see fetchall(1), ACROSS MACHINES):\n"
+    "  fetchall enqueue --redis URL [--queue NAME] [-i FILE] [URL...]\n"
+    "  fetchall worker --redis URL [--queue NAME] [fetch options]\n"
+    "  fetchall results --redis URL [--queue NAME] [--as-completed]\n"
+    "      --redis URL           redis://HOST[:PORT][/DB] or unix:///PATH\n"
+    "      --queue NAME          the queue (default fetchall)\n"
+    "      --chunk N             enqueue: URLs an entry (default 256)\n"
+    "      --max-queued N        enqueue: wait while more URLs than N are\n"
+    "                            not done (default 1000000)\n"
+    "      --name NAME           worker: its name (default HOST:PID)\n"
+    "      --claim-idle SECONDS  worker: take over chunks another worker\n"
+    "                            has not shown life for (default 30)\n"
+    "      --max-deliveries K    worker: a chunk taken over more often is\n"
+    "                            a dead letter (default 5)\n"
+    "      --follow              worker: wait for more work at the end\n"
+    "\n"
     "  -h, --help                this text\n"
     "  -V, --version             print the version\n"
     "\n"
@@ -116,7 +132,16 @@ enum {
     OPT_JOURNAL,
     OPT_JOURNAL_FSYNC,
     OPT_RETRY_FAILED,
-    OPT_PROGRESS
+    OPT_PROGRESS,
+    OPT_REDIS,
+    OPT_QUEUE,
+    OPT_CHUNK,
+    OPT_MAX_QUEUED,
+    OPT_NAME,
+    OPT_CLAIM_IDLE,
+    OPT_MAX_DELIVERIES,
+    OPT_FOLLOW,
+    OPT_END
 };
 
 static const struct option long_options[] = {
@@ -164,6 +189,14 @@ static const struct option long_options[] = {
     {"host-rate", required_argument, NULL, OPT_HOST_RATE},
     {"delay", required_argument, NULL, OPT_DELAY},
     {"random-delay", no_argument, NULL, OPT_RANDOM_DELAY},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"queue", required_argument, NULL, OPT_QUEUE},
+    {"chunk", required_argument, NULL, OPT_CHUNK},
+    {"max-queued", required_argument, NULL, OPT_MAX_QUEUED},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"claim-idle", required_argument, NULL, OPT_CLAIM_IDLE},
+    {"max-deliveries", required_argument, NULL, OPT_MAX_DELIVERIES},
+    {"follow", no_argument, NULL, OPT_FOLLOW},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -388,8 +421,61 @@ typedef struct args {
     int *statuses;       /* --retry-on */
     char *cookie_header; /* -b NAME=VALUE */
     const char *journal_path;
-    const char *progress; /* --progress MODE, or NULL: auto */
+    const char *progress;         /* --progress MODE, or NULL: auto */
+    int command;                  /* COMMAND_ */
+    cluster cl;                   /* enqueue, worker, results */
+    unsigned char given[OPT_END]; /* the options on the command line */
 } args;
+
+/* fetchall, or one of the commands across machines (fetchall enqueue ...);
+   a host named so is still fetched as http://worker and the like. */
+enum { COMMAND_FETCH, COMMAND_ENQUEUE, COMMAND_WORKER, COMMAND_RESULTS };
+static const char *const command_names[] = {"", "enqueue", "worker", "results"};
+
+/* The options each command takes (0-terminated); fetchall itself takes
+   every option but the cluster ones. */
+static const int enqueue_takes[] = {
+    'i', 'q', OPT_REDIS, OPT_QUEUE, OPT_CHUNK, OPT_MAX_QUEUED, 0};
+static const int results_takes[] = {
+    'q', 'T', OPT_REDIS, OPT_QUEUE, OPT_AS_COMPLETED, 0};
+static const int worker_refuses[] = {'i',
+                                     'N',
+                                     'T',
+                                     OPT_AS_COMPLETED,
+                                     OPT_JSONL,
+                                     OPT_FAIL_EARLY,
+                                     OPT_JOURNAL,
+                                     OPT_JOURNAL_FSYNC,
+                                     OPT_RETRY_FAILED,
+                                     OPT_PROGRESS,
+                                     OPT_CHUNK,
+                                     OPT_MAX_QUEUED,
+                                     0};
+static const int cluster_only[] = {
+    OPT_REDIS,          OPT_QUEUE,  OPT_CHUNK,
+    OPT_MAX_QUEUED,     OPT_NAME,   OPT_CLAIM_IDLE,
+    OPT_MAX_DELIVERIES, OPT_FOLLOW, 0};
+static int listed(const int *list, int c)
+{
+    while (*list && *list != c)
+        list++;
+    return *list != 0;
+}
+
+/* Does the command take option c? */
+static int takes(int command, int c)
+{
+    switch (command) {
+    case COMMAND_ENQUEUE:
+        return listed(enqueue_takes, c);
+    case COMMAND_RESULTS:
+        return listed(results_takes, c);
+    case COMMAND_WORKER:
+        return !listed(worker_refuses, c);
+    default:
+        return !listed(cluster_only, c);
+    }
+}
 
 /* Append s to the array *list of *n. */
 static int append(const char ***list, int *n, const char *s)
@@ -416,6 +502,8 @@ static int parse(args *a, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "i:j:t:T:A:H:o:X:d:x:b:c:E:kqhVN",
                             long_options, NULL)) != -1) {
         int bad = 0;
+        if (c > 0 && c < OPT_END)
+            a->given[c] = 1;
         switch (c) {
         case 'i':
             if (append(&a->inputs, &a->n_inputs, optarg) != 0)
@@ -586,6 +674,34 @@ static int parse(args *a, int argc, char **argv)
         case OPT_RANDOM_DELAY:
             cfg->fo.random_delay = 1;
             break;
+        case OPT_REDIS:
+            a->cl.redis_arg = optarg;
+            break;
+        case OPT_QUEUE:
+            a->cl.queue = optarg;
+            bad = !*optarg || strlen(optarg) > 200 ||
+                  strpbrk(optarg, "{}\r\n") != NULL;
+            break;
+        case OPT_CHUNK:
+            bad = parse_int(optarg, 1, &a->cl.chunk);
+            break;
+        case OPT_MAX_QUEUED:
+            bad = parse_size(optarg, &a->cl.max_queued);
+            break;
+        case OPT_NAME:
+            a->cl.name = optarg;
+            bad = !*optarg || strlen(optarg) > 200;
+            break;
+        case OPT_CLAIM_IDLE:
+            bad = parse_seconds(optarg, &a->cl.claim_idle) ||
+                  a->cl.claim_idle < 0.1;
+            break;
+        case OPT_MAX_DELIVERIES:
+            bad = parse_int(optarg, 1, &a->cl.max_deliveries);
+            break;
+        case OPT_FOLLOW:
+            a->cl.follow = 1;
+            break;
         case 'q':
             cfg->out.quiet = 1;
             break;
@@ -604,6 +720,18 @@ static int parse(args *a, int argc, char **argv)
             return usage_error("invalid value '%s' for --%s", optarg,
                                option_name(c));
     }
+    for (int o = 1; o < OPT_END; o++)
+        if (a->given[o] && !takes(a->command, o))
+            return usage_error(
+                a->command ? "--%s does not go with fetchall %s"
+                           : "--%s goes with fetchall enqueue, worker or "
+                             "results%s",
+                option_name(o), command_names[a->command]);
+    if (a->command && !a->cl.redis_arg)
+        return usage_error("fetchall %s needs --redis URL%s",
+                           command_names[a->command], "");
+    if (a->command == COMMAND_WORKER)
+        cfg->out.jsonl = 1; /* its records are JSON lines */
     if (cfg->req.body && !cfg->req.method)
         cfg->req.method = "POST"; /* as curl -d */
     cfg->fo.headers = a->headers;
@@ -620,7 +748,8 @@ static int parse(args *a, int argc, char **argv)
         return usage_error("--random-delay goes with --delay SECONDS", NULL,
                            NULL);
     /* no URL arguments and no -i: read a pipe on stdin, as filters do */
-    if (optind == argc && !a->n_inputs && isatty(STDIN_FILENO))
+    if ((!a->command || a->command == COMMAND_ENQUEUE) && optind == argc &&
+        !a->n_inputs && isatty(STDIN_FILENO))
         return usage_error("no URLs given", NULL, NULL);
     return -1;
 }
@@ -658,6 +787,22 @@ static void fingerprint(const args *a, char *hex, size_t len)
     EVP_MD_CTX_free(ctx);
     for (unsigned i = 0; i < 8 && 2 * i + 2 < len; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* How many event loops: one per core (two per core from -j 1000 on:
+   opening thousands of connections at once overlaps better, measured on
+   W2 in bench/run), at most 16, no more than URLs given. */
+static int default_threads(const fetch_options *fo, int n_inputs, int n_urls)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cores > 1 ? (int)cores : 1;
+    if (fo->max_concurrency >= 1000)
+        threads *= 2;
+    if (threads > 16)
+        threads = 16;
+    if (!n_inputs && n_urls && threads > n_urls)
+        threads = n_urls;
+    return threads;
 }
 
 /* Open the input and -o DIR, size the run, run it. */
@@ -728,18 +873,8 @@ static int fetch_all(args *a, char **urls, int n_urls)
     }
     cfg->out.err_is_out = same_file(STDOUT_FILENO, STDERR_FILENO);
     limit_concurrency(&cfg->fo, a->output_dir != NULL);
-    if (!a->threads) {
-        /* a loop per core; opening thousands of connections at once
-           overlaps better over two per core (measured: W2 in bench/run) */
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        a->threads = cores > 1 ? (int)cores : 1;
-        if (cfg->fo.max_concurrency >= 1000)
-            a->threads *= 2;
-        if (a->threads > 16)
-            a->threads = 16;
-        if (!a->n_inputs && n_urls && a->threads > n_urls)
-            a->threads = n_urls; /* no more loops than URLs */
-    }
+    if (!a->threads)
+        a->threads = default_threads(&cfg->fo, a->n_inputs, n_urls);
     /* bodies go out in big writes, not 4 KiB ones */
     static char stdout_buf[1 << 16];
     setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
@@ -754,6 +889,59 @@ static int fetch_all(args *a, char **urls, int n_urls)
     return status;
 }
 
+/* fetchall enqueue, worker, results. */
+static int across(args *a, char **urls, int n_urls)
+{
+    static const char *const stdin_only[] = {"-"};
+    config *cfg = &a->cfg;
+    cluster *cl = &a->cl;
+    char why[256];
+    int status;
+    if (redis_parse(&cl->redis, cl->redis_arg, why, sizeof why) != 0)
+        return usage_error("invalid value '%s' for --redis: %s", cl->redis_arg,
+                           why);
+    if (!cl->queue)
+        cl->queue = "fetchall";
+    if (a->command != COMMAND_ENQUEUE && n_urls)
+        return usage_error("fetchall %s takes no URLs ('%s')",
+                           command_names[a->command], urls[0]);
+    if (a->command == COMMAND_RESULTS)
+        return results_run(cl, cfg);
+    if (a->command == COMMAND_ENQUEUE) {
+        input in;
+        if (input_open(&in, urls, n_urls,
+                       a->n_inputs ? a->inputs
+                       : n_urls    ? NULL
+                                   : stdin_only,
+                       a->n_inputs ? a->n_inputs : !n_urls) != 0) {
+            input_close(&in);
+            return 2;
+        }
+        status = enqueue_run(cl, &in, cfg->out.quiet);
+        input_close(&in);
+        return status;
+    }
+    outdir dir;
+    if (a->output_dir) {
+        /* results by input position: a chunk fetched again replaces its
+           own files, and workers on one machine may share DIR */
+        if (outdir_open(&dir, a->output_dir, 1, why, sizeof why)) {
+            char *d = shown(a->output_dir);
+            fprintf(stderr, "fetchall: -o %s: %s\n", d ? d : "", why);
+            free(d);
+            return 2;
+        }
+        cfg->out.dir = &dir;
+    }
+    limit_concurrency(&cfg->fo, a->output_dir != NULL);
+    if (!a->threads)
+        a->threads = default_threads(&cfg->fo, 1, 0);
+    status = worker_run(cl, cfg, a->threads);
+    if (cfg->out.dir)
+        outdir_close(cfg->out.dir);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     args a = {0};
@@ -762,9 +950,21 @@ int main(int argc, char **argv)
        UTF-8 (what web pages and URL lists use) when that is plain ASCII */
     if (!setlocale(LC_CTYPE, "") || strcmp(nl_langinfo(CODESET), "UTF-8"))
         setlocale(LC_CTYPE, "C.UTF-8");
+    for (int i = 1; argc > 1 && i < 4; i++)
+        if (!strcmp(argv[1], command_names[i])) {
+            a.command = i;
+            argc--;
+            argv++;
+            break;
+        }
+    a.cl.claim_idle = 30;
+    a.cl.max_deliveries = 5;
+    a.cl.chunk = 256;
+    a.cl.max_queued = 1000000;
     int status = parse(&a, argc, argv);
     if (status < 0)
-        status = fetch_all(&a, argv + optind, argc - optind);
+        status = a.command ? across(&a, argv + optind, argc - optind)
+                           : fetch_all(&a, argv + optind, argc - optind);
     free(a.inputs);
     free(a.headers);
     free(a.data);

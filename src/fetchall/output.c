@@ -46,17 +46,23 @@ static const char *http_version(long v)
     }
 }
 
-static int write_json(const output *o, size_t index, const fetch_task *t,
-                      const char *error)
+/* Every member of schema 1, in its order; what a result does not have is
+   null (error_kind "dead_letter" and such records have no task). */
+static void record_head(jline *j, size_t index, const char *url)
+{
+    jl_begin(j);
+    jl_int(j, "schema", SCHEMA);
+    jl_int(j, "index", (long long)index);
+    jl_text(j, "url", url, JL_URL);
+}
+
+char *output_record(const output *o, size_t index, const fetch_task *t,
+                    const char *error, const char *worker, size_t *len)
 {
     const fetch_response *r = fetch_task_response(t);
     int ok = !error;
     jline j;
-    size_t len;
-    jl_begin(&j);
-    jl_int(&j, "schema", SCHEMA);
-    jl_int(&j, "index", (long long)index);
-    jl_text(&j, "url", r->url, JL_URL);
+    record_head(&j, index, r->url);
     jl_text(&j, "effective_url", r->effective_url, JL_URL);
     jl_int(&j, "status", r->status);
     jl_bool(&j, "ok", ok);
@@ -77,24 +83,49 @@ static int write_json(const output *o, size_t index, const fetch_task *t,
         char path[4096];
         snprintf(path, sizeof path, "%s/%zu", o->dir->path, index);
         jl_text(&j, "file", ok ? path : NULL, 0);
-    } else if (ok) {
+    } else if (ok && !worker) {
         jl_body(&j, r->body, r->body_len);
     }
-    char *line = jl_end(&j, &len);
-    int rc = fwrite(line, 1, len, stdout) == len ? 0 : -1;
-    free(line);
-    return rc;
+    if (worker)
+        jl_text(&j, "worker", worker, 0);
+    return jl_end(&j, len);
 }
 
-int output_write(const output *o, size_t index, const fetch_task *t,
-                 int file_error, const char *note)
+char *output_dead(size_t index, const char *url, const char *reason,
+                  size_t *len)
+{
+    static const char *const times[] = {"time_queued", "time_connect",
+                                        "time_tls", "time_first_byte",
+                                        "time_total"};
+    jline j;
+    char error[600];
+    snprintf(error, sizeof error, "dead letter: %s", reason);
+    record_head(&j, index, url);
+    jl_null(&j, "effective_url");
+    jl_int(&j, "status", 0);
+    jl_bool(&j, "ok", 0);
+    jl_text(&j, "error", error, 0);
+    jl_text(&j, "error_kind", "dead_letter", 0);
+    jl_int(&j, "attempts", 0);
+    jl_null(&j, "http_version");
+    jl_int(&j, "bytes", 0);
+    jl_null(&j, "content_type");
+    for (size_t i = 0; i < sizeof times / sizeof *times; i++)
+        jl_seconds(&j, times[i], 0);
+    jl_null(&j, "worker");
+    return jl_end(&j, len);
+}
+
+const char *output_failed(const output *o, size_t index, const fetch_task *t,
+                          int file_error, const char *note, char *buf,
+                          size_t size)
 {
     const fetch_response *r = fetch_task_response(t);
-    char buf[4200], *dir = NULL;
     const char *error = r->message; /* composed by libfetch, safe to show */
+    char *dir = NULL;
     if (r->error == FETCH_OK && file_error) {
         dir = escaped(o->dir->path); /* the user's own, but still */
-        snprintf(buf, sizeof buf, "%s/%zu: %s", dir ? dir : "DIR", index,
+        snprintf(buf, size, "%s/%zu: %s", dir ? dir : "DIR", index,
                  strerror(file_error));
         error = buf;
     }
@@ -105,8 +136,23 @@ int output_write(const output *o, size_t index, const fetch_task *t,
         output_error(o, index, line ? line : error);
     free(line);
     free(dir);
-    if (o->jsonl)
-        return write_json(o, index, t, error);
+    return error;
+}
+
+int output_write(const output *o, size_t index, const fetch_task *t,
+                 int file_error, const char *note)
+{
+    const fetch_response *r = fetch_task_response(t);
+    char buf[4200];
+    const char *error =
+        output_failed(o, index, t, file_error, note, buf, sizeof buf);
+    if (o->jsonl) {
+        size_t len;
+        char *line = output_record(o, index, t, error, NULL, &len);
+        int rc = fwrite(line, 1, len, stdout) == len ? 0 : -1;
+        free(line);
+        return rc;
+    }
     if (o->dir || error)
         return 0;
     return fwrite(r->body, 1, r->body_len, stdout) == r->body_len ? 0 : -1;

@@ -28,6 +28,13 @@ double monotonic(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void sleep_seconds(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 void fatal(const char *what)
 {
     fprintf(stderr, "fetchall: %s\n", what);

@@ -1,0 +1,337 @@
+/*
+ * --redis URL: where the queue lives, and the connections to it.
+ *
+ * enqueue and results speak to Redis in turn with hiredis' blocking API
+ * (they have nothing else to do meanwhile). A worker's connections are
+ * hiredis async contexts on the event_base that carries its transfers
+ * (hiredis' libevent adapter). hiredis 0.14 has no timeouts of its own
+ * in async mode: a libevent timer drops a connection whose reply is late,
+ * and a dropped connection is made again after a jittered, growing pause.
+ * A host name is resolved once, at the start: hiredis would resolve it
+ * with a blocking lookup on every connect.
+ */
+#define _DEFAULT_SOURCE /* random, strdup, strndup, getaddrinfo */
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "fetchall.h"
+
+/* A database number, 0-1000000. 0, or -1 when it is not one. */
+static int parse_db(const char *s, int *db)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 1000000)
+        return -1;
+    *db = (int)v;
+    return 0;
+}
+
+int redis_parse(redis_url *u, const char *url, char *why, size_t len)
+{
+    memset(u, 0, sizeof *u);
+    u->port = 6379;
+    if (strlen(url) >= sizeof u->path) {
+        snprintf(why, len, "too long");
+        return -1;
+    }
+    if (!strncmp(url, "unix://", 7)) {
+        const char *p = url + 7, *q = strchr(p, '?');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (p[0] != '/') {
+            snprintf(why, len, "unix:///PATH takes an absolute PATH");
+            return -1;
+        }
+        memcpy(u->path, p, n);
+        u->path[n] = '\0';
+        if (q && (strncmp(q, "?db=", 4) || parse_db(q + 4, &u->db))) {
+            snprintf(why, len, "unix:///PATH takes only ?db=N");
+            return -1;
+        }
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8)) {
+        snprintf(why, len, "not redis://HOST[:PORT][/DB] or unix:///PATH");
+        return -1;
+    }
+    const char *p = url + 8, *end = p + strcspn(p, "/"), *colon;
+    if (*p == '[') { /* [IPv6]:PORT */
+        const char *close = memchr(p, ']', (size_t)(end - p));
+        if (!close) {
+            snprintf(why, len, "no ']' after an IPv6 address");
+            return -1;
+        }
+        memcpy(u->host, p + 1, (size_t)(close - p - 1));
+        colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = memchr(p, ':', (size_t)(end - p));
+        size_t n = (size_t)((colon ? colon : end) - p);
+        if (memchr(p, '@', (size_t)(end - p))) {
+            snprintf(why, len, "passwords in the URL are not supported");
+            return -1;
+        }
+        memcpy(u->host, p, n);
+    }
+    if (!u->host[0])
+        strcpy(u->host, "127.0.0.1");
+    if (colon) {
+        char *e;
+        long port = strtol(colon + 1, &e, 10);
+        if (e != end || port < 1 || port > 65535) {
+            snprintf(why, len, "the port is not 1-65535");
+            return -1;
+        }
+        u->port = (int)port;
+    }
+    if (*end == '/' && end[1] && parse_db(end + 1, &u->db)) {
+        snprintf(why, len, "the database is not a number");
+        return -1;
+    }
+    return 0;
+}
+
+int redis_resolve(redis_url *u, char *why, size_t len)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+    if (u->path[0])
+        return 0;
+    int rc = getaddrinfo(u->host, NULL, &hints, &ai);
+    if (rc) {
+        snprintf(why, len, "%s", gai_strerror(rc));
+        return -1;
+    }
+    rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, u->host, sizeof u->host, NULL,
+                     0, NI_NUMERICHOST);
+    freeaddrinfo(ai);
+    if (rc) {
+        snprintf(why, len, "%s", gai_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+void redis_describe(const redis_url *u, char *buf, size_t len)
+{
+    if (u->path[0])
+        snprintf(buf, len, "unix://%s", u->path);
+    else if (strchr(u->host, ':'))
+        snprintf(buf, len, "redis://[%s]:%d", u->host, u->port);
+    else
+        snprintf(buf, len, "redis://%s:%d", u->host, u->port);
+}
+
+/* ---- blocking: enqueue, results ---- */
+
+redisContext *redis_connect(const redis_url *u, double timeout, char *why,
+                            size_t len)
+{
+    struct timeval tv = {(time_t)timeout,
+                         (suseconds_t)((timeout - (time_t)timeout) * 1e6)};
+    redisContext *c = u->path[0]
+                          ? redisConnectUnixWithTimeout(u->path, tv)
+                          : redisConnectWithTimeout(u->host, u->port, tv);
+    if (!c) {
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        snprintf(why, len, "%s", c->errstr[0] ? c->errstr : strerror(errno));
+        redisFree(c);
+        return NULL;
+    }
+    if (u->db) {
+        redisReply *r = redisCommand(c, "SELECT %d", u->db);
+        int ok = r && r->type == REDIS_REPLY_STATUS;
+        snprintf(why, len, "SELECT %d: %s", u->db,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+        freeReplyObject(r);
+        if (!ok) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+redisContext *redis_reconnect(redisContext *c, const redis_url *u,
+                              const char *who, int quiet)
+{
+    double pause = 0.1, down = 0;
+    char why[256], where[300];
+    if (c)
+        redisFree(c);
+    redis_describe(u, where, sizeof where);
+    while (!(c = redis_connect(u, 10, why, sizeof why))) {
+        if (!down && !quiet)
+            fprintf(stderr, "fetchall: %s: Redis at %s: %s; trying again\n",
+                    who, where, why);
+        double d = pause * (0.5 + (double)random() / RAND_MAX);
+        sleep_seconds(d);
+        down += d;
+        if (pause < 5)
+            pause *= 2;
+    }
+    if (down && !quiet)
+        fprintf(stderr, "fetchall: %s: Redis is back after %.1f s\n", who,
+                down);
+    return c;
+}
+
+/* ---- async: a worker ---- */
+
+static void rconn_connect(rconn *rc);
+
+/* Between 0.5x and 1.5x of d. */
+static double jitter(double d)
+{
+    return d * (0.5 + (double)random() / RAND_MAX);
+}
+
+static void set_timer(struct event *ev, double s)
+{
+    struct timeval tv = {(time_t)s, (suseconds_t)((s - (time_t)s) * 1e6)};
+    evtimer_add(ev, &tv);
+}
+
+/* The connection is gone (or never came): say so once, try again later. */
+static void lost(rconn *rc, const char *err)
+{
+    rc->ac = NULL;
+    rc->outstanding = 0;
+    evtimer_del(rc->timeout);
+    if (!rc->down_since) {
+        rc->down_since = monotonic();
+        rc->pause = 0.1;
+        if (rc->on_down)
+            rc->on_down(rc, err);
+    } else if (rc->pause < 5) {
+        rc->pause *= 2;
+    }
+    set_timer(rc->retry, jitter(rc->pause));
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    rconn *rc = ac->data;
+    if (status != REDIS_OK) { /* hiredis frees ac after this */
+        lost(rc, ac->errstr);
+        return;
+    }
+    if (rc->db) /* before anything else queued on it */
+        redisAsyncCommand((redisAsyncContext *)ac, NULL, NULL, "SELECT %d",
+                          rc->db);
+    rc->up = 1;
+    double was = rc->down_since;
+    rc->down_since = 0;
+    if (rc->on_up)
+        rc->on_up(rc, was ? monotonic() - was : 0);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    rconn *rc = ac->data;
+    rc->up = 0;
+    if (rc->closing)
+        return;
+    (void)status;
+    lost(rc, rc->late        ? "no reply in time"
+             : ac->errstr[0] ? ac->errstr
+                             : "connection closed");
+}
+
+static void on_retry(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd;
+    (void)ev;
+    rconn_connect(arg);
+}
+
+/* A reply is late: drop the connection (its callbacks get NULL). */
+static void on_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+    rconn *rc = arg;
+    (void)fd;
+    (void)ev;
+    if (rc->ac) {
+        rc->late = 1;
+        redisAsyncFree(rc->ac); /* runs on_disconnect */
+        rc->late = 0;
+    }
+}
+
+static void rconn_connect(rconn *rc)
+{
+    const redis_url *u = rc->url;
+    redisAsyncContext *ac = u->path[0] ? redisAsyncConnectUnix(u->path)
+                                       : redisAsyncConnect(u->host, u->port);
+    if (!ac || ac->err) {
+        char why[128];
+        snprintf(why, sizeof why, "%s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        lost(rc, why);
+        return;
+    }
+    ac->data = rc;
+    rc->ac = ac;
+    redisLibeventAttach(ac, rc->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+int rconn_init(rconn *rc, struct event_base *base, const redis_url *u)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->base = base;
+    rc->url = u;
+    rc->db = u->db;
+    rc->reply_timeout = 10;
+    rc->retry = evtimer_new(base, on_retry, rc);
+    rc->timeout = evtimer_new(base, on_timeout, rc);
+    return rc->retry && rc->timeout ? 0 : -1;
+}
+
+void rconn_start(rconn *rc)
+{
+    rconn_connect(rc);
+}
+
+int rconn_command(rconn *rc, rconn_cb *cb, void *arg, double extra, int argc,
+                  const char **argv, const size_t *argvlen)
+{
+    if (!rc->ac || !rc->up)
+        return -1;
+    if (redisAsyncCommandArgv(rc->ac, cb, arg, argc, argv, argvlen) != REDIS_OK)
+        return -1;
+    rc->outstanding++;
+    set_timer(rc->timeout, rc->reply_timeout + extra);
+    return 0;
+}
+
+void rconn_replied(rconn *rc)
+{
+    if (rc->outstanding && --rc->outstanding == 0)
+        evtimer_del(rc->timeout);
+}
+
+void rconn_close(rconn *rc)
+{
+    rc->closing = 1;
+    if (rc->ac)
+        redisAsyncFree(rc->ac); /* pending callbacks run with NULL */
+    rc->ac = NULL;
+    if (rc->retry)
+        event_free(rc->retry);
+    if (rc->timeout)
+        event_free(rc->timeout);
+    rc->retry = rc->timeout = NULL;
+}

@@ -1,0 +1,602 @@
+/*
+ * fetchall worker: takes chunks of URLs from the queue's consumer group,
+ * fetches them with the whole of fetchall's machinery (limits, retries,
+ * politeness), and stores each chunk's results and acknowledges it in one
+ * script. Redis speaks through two hiredis connections on the event_base
+ * that carries the transfers: one waits in XREADGROUP ... BLOCK, the other
+ * carries everything else (a blocking read would hold up every reply
+ * queued behind it).
+ *
+ * What a worker holds stays in the group's pending list until it is done:
+ * a worker that dies (kill -9 included) loses nothing, its chunks go to
+ * another worker once idle longer than --claim-idle (XAUTOCLAIM, in the
+ * reclaim script). A live worker keeps its chunks from looking idle by
+ * claiming them again (XCLAIM ... JUSTID) three times per --claim-idle.
+ * Fetching is therefore at least once; the results are stored exactly
+ * once (the ack script's done-set).
+ */
+#define _DEFAULT_SOURCE /* random, strdup, strndup, getaddrinfo */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "fetchall.h"
+
+typedef struct worker worker;
+typedef struct chunk chunk;
+
+typedef struct wslot {
+    chunk *c;
+    size_t index; /* position in the whole input */
+    part part;    /* -o: the body's temporary file */
+} wslot;
+
+struct chunk {
+    worker *w;
+    char *id; /* the stream entry's */
+    size_t first, n, left;
+    char *urls;   /* the entry's field, cut into lines */
+    char **lines; /* by position in the chunk: its JSON line */
+    size_t *lens;
+    wslot *slots;
+    int acking;
+    TAILQ_ENTRY(chunk) link;
+};
+
+struct worker {
+    const cluster *cl;
+    const config *cfg;
+    output out;
+    fetch_client *client;
+    struct event_base *base;
+    rconn rd, cmd; /* the blocking read; everything else */
+    rqueue q;
+    char where[300], name[256];
+    TAILQ_HEAD(, chunk) chunks;
+    size_t in_hand, want; /* URLs not finished; read more below want */
+    int group_ready, making_group;
+    int own_read;       /* our own pending entries re-read */
+    char own_after[64]; /* ... from after this ID */
+    int reading, reclaiming, checking, idle, ending;
+    int outage;       /* connections down */
+    int said_waiting; /* for enqueue */
+    double tick_s, next_reclaim, next_beat;
+    struct event *tick;
+    size_t chunks_done, duplicates, ok, failed;
+};
+
+static void pump(worker *w);
+
+/* ---- Redis replies ---- */
+
+static int is_error(const redisReply *r, const char *prefix)
+{
+    return r && r->type == REDIS_REPLY_ERROR &&
+           !strncmp(r->str, prefix, strlen(prefix));
+}
+
+/* A line on stderr, escaped whole (Redis' errors carry our input). */
+__attribute__((format(printf, 2, 3))) static void say(const worker *w,
+                                                      const char *fmt, ...)
+{
+    char line[1024], shown[4096];
+    va_list ap;
+    if (w->out.quiet)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fetch_text_escape(shown, sizeof shown, line, strlen(line),
+                      FETCH_TEXT_TERMINAL);
+    progress_above();
+    fprintf(stderr, "fetchall: worker %s\n", shown);
+}
+
+static void on_down(rconn *rc, const char *why)
+{
+    worker *w = rc->data;
+    if (!w->outage++)
+        say(w,
+            "%s: Redis at %s: %s; fetching goes on, results wait until it "
+            "is back",
+            w->name, w->where, why);
+}
+
+static void on_up(rconn *rc, double down_for)
+{
+    worker *w = rc->data;
+    if (down_for > 0 && w->outage && !--w->outage)
+        say(w, "%s: Redis is back after %.1f s", w->name, down_for);
+    if (rc == &w->rd)
+        w->reading = 0;
+    pump(w);
+}
+
+/* ---- chunks ---- */
+
+static void chunk_free(chunk *c)
+{
+    for (size_t i = 0; c->lines && i < c->n; i++)
+        free(c->lines[i]);
+    free(c->lines);
+    free(c->lens);
+    free(c->slots);
+    free(c->urls);
+    free(c->id);
+    free(c);
+}
+
+static void on_acked(redisAsyncContext *ac, void *reply, void *arg)
+{
+    chunk *c = arg;
+    worker *w = c->w;
+    redisReply *r = reply;
+    (void)ac;
+    rconn_replied(&w->cmd);
+    c->acking = 0;
+    if (!r)
+        return; /* the connection went: again once it is back */
+    if (r->type != REDIS_REPLY_INTEGER) {
+        say(w, "%s: storing results: %s; trying again", w->name,
+            r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+        return; /* the tick sends it again */
+    }
+    if (r->integer == 0)
+        w->duplicates++;
+    w->chunks_done++;
+    TAILQ_REMOVE(&w->chunks, c, link);
+    chunk_free(c);
+    pump(w);
+}
+
+/* Store a finished chunk's results and acknowledge it: one script. */
+static void ack(worker *w, chunk *c)
+{
+    struct evbuffer *b = evbuffer_new();
+    char first[24], n[24];
+    if (!b)
+        fatal("out of memory");
+    for (size_t i = 0; i < c->n; i++)
+        evbuffer_add(b, c->lines[i], c->lens[i]);
+    snprintf(first, sizeof first, "%zu", c->first);
+    snprintf(n, sizeof n, "%zu", c->n);
+    const char *argv[] = {
+        "EVAL",       rqueue_ack, "3",   w->q.work, w->q.done, w->q.results,
+        rqueue_group, c->id,      first, n,         w->name,   NULL};
+    size_t len[12];
+    for (int i = 0; i < 11; i++)
+        len[i] = strlen(argv[i]);
+    len[11] = evbuffer_get_length(b);
+    argv[11] = (const char *)evbuffer_pullup(b, -1);
+    if (!argv[11])
+        argv[11] = "";
+    if (rconn_command(&w->cmd, on_acked, c, 0, 12, argv, len) == 0)
+        c->acking = 1;
+    evbuffer_free(b);
+}
+
+/* The body: into -o DIR's temporary file, or nowhere. NULL: the attempt
+   failed and is retried: empty the file again. */
+static int on_data(fetch_task *task, const char *p, size_t len, void *arg)
+{
+    wslot *s = arg;
+    outdir *dir = s->c->w->out.dir;
+    int rc;
+    (void)task;
+    if (!dir)
+        return 0;
+    if (!p)
+        return s->part.fd < 0 ? 0 : part_truncate(&s->part);
+    if (s->part.fd < 0 && (rc = part_open(dir, &s->part, s->index)) != 0)
+        return rc;
+    return part_write(&s->part, p, len);
+}
+
+static void on_done(fetch_task *task, void *arg)
+{
+    wslot *s = arg;
+    chunk *c = s->c;
+    worker *w = c->w;
+    size_t i = (size_t)(s - c->slots);
+    int file_error = 0;
+    char buf[4200];
+    if (w->out.dir) {
+        if (fetch_task_response(task)->error == FETCH_OK)
+            file_error = part_commit(w->out.dir, &s->part, s->index);
+        else
+            part_discard(w->out.dir, &s->part, s->index);
+    }
+    const char *error = output_failed(&w->out, s->index, task, file_error, NULL,
+                                      buf, sizeof buf);
+    c->lines[i] =
+        output_record(&w->out, s->index, task, error, w->name, &c->lens[i]);
+    fetch_task_free(task);
+    if (error)
+        w->failed++;
+    else
+        w->ok++;
+    w->in_hand--;
+    if (--c->left == 0)
+        ack(w, c);
+    pump(w);
+}
+
+static void on_given_up(redisAsyncContext *ac, void *reply, void *arg)
+{
+    worker *w = arg;
+    (void)ac;
+    (void)reply;
+    rconn_replied(&w->cmd);
+}
+
+/* An entry we cannot use: to the dead letters, with why. */
+static void give_up(worker *w, const char *id, const char *why)
+{
+    const char *argv[] = {"EVAL",    rqueue_dead,  "4",       w->q.work,
+                          w->q.done, w->q.results, w->q.dead, rqueue_group,
+                          id,        why};
+    size_t len[10];
+    for (int i = 0; i < 10; i++)
+        len[i] = strlen(argv[i]);
+    say(w, "%s: entry %s of queue %s is a dead letter: %s", w->name, id,
+        w->q.name, why);
+    rconn_command(&w->cmd, on_given_up, w, 0, 10, argv, len);
+}
+
+static const redisReply *field(const redisReply *f, const char *name)
+{
+    for (size_t i = 0; f && i + 1 < f->elements; i += 2)
+        if (f->element[i]->type == REDIS_REPLY_STRING &&
+            !strcmp(f->element[i]->str, name))
+            return f->element[i + 1];
+    return NULL;
+}
+
+static size_t number(const redisReply *v)
+{
+    char *end;
+    if (!v || v->type != REDIS_REPLY_STRING)
+        return 0;
+    errno = 0;
+    unsigned long long n = strtoull(v->str, &end, 10);
+    return errno || *end || end == v->str ? 0 : (size_t)n;
+}
+
+/* An entry [id, [field, value ...]] read or reclaimed: fetch its URLs. */
+static void take(worker *w, const redisReply *e)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *id = e->element[0]->str;
+    const redisReply *f = e->element[1];
+    chunk *c;
+    TAILQ_FOREACH(c, &w->chunks, link)
+    if (!strcmp(c->id, id))
+        return; /* ours already */
+    if (f->type != REDIS_REPLY_ARRAY) {
+        /* in our pending list, but deleted: done by another worker */
+        const char *argv[] = {"XACK", w->q.work, rqueue_group, id};
+        rconn_command(&w->cmd, on_given_up, w, 0, 4, argv, NULL);
+        return;
+    }
+    const redisReply *urls = field(f, "urls");
+    size_t first = number(field(f, "first")), n = number(field(f, "n"));
+    if (!first || !n || n > 1000000 || !urls ||
+        urls->type != REDIS_REPLY_STRING) {
+        give_up(w, id, "not a chunk of URLs (first, n, urls)");
+        return;
+    }
+    if (!(c = calloc(1, sizeof *c)) || !(c->id = strdup(id)) ||
+        !(c->urls = malloc(urls->len + 1)) ||
+        !(c->lines = calloc(n, sizeof *c->lines)) ||
+        !(c->lens = calloc(n, sizeof *c->lens)) ||
+        !(c->slots = calloc(n, sizeof *c->slots)))
+        fatal("out of memory");
+    memcpy(c->urls, urls->str, urls->len);
+    c->urls[urls->len] = '\0';
+    c->w = w;
+    c->first = first;
+    char *p = c->urls;
+    size_t count = 1;
+    for (const char *q = p; (q = strchr(q, '\n')); q++)
+        count++;
+    if (count != n) {
+        give_up(w, id, "its n does not match its URLs");
+        chunk_free(c);
+        return;
+    }
+    c->n = c->left = n;
+    TAILQ_INSERT_TAIL(&w->chunks, c, link);
+    w->in_hand += n;
+    for (size_t i = 0; i < n; i++) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        wslot *s = &c->slots[i];
+        s->c = c;
+        s->index = first + i;
+        s->part.fd = -1;
+        fetch_request req = w->cfg->req;
+        req.url = p;
+        req.on_data = on_data;
+        req.data_arg = s;
+        if (!fetch_submit(w->client, &req, on_done, s, NULL))
+            fatal("out of memory");
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+}
+
+/* ---- reading, reclaiming, the end ---- */
+
+static void on_state(redisAsyncContext *ac, void *reply, void *arg)
+{
+    worker *w = arg;
+    redisReply *r = reply;
+    (void)ac;
+    rconn_replied(&w->cmd);
+    w->checking = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return;
+    int complete = r->element[1]->type == REDIS_REPLY_STRING &&
+                   !strcmp(r->element[1]->str, "1");
+    if (r->element[0]->integer == 0 && !complete && !w->said_waiting++)
+        say(w, "%s: queue %s is empty; waiting for fetchall enqueue", w->name,
+            w->q.name);
+    if (r->element[0]->integer == 0 && complete && TAILQ_EMPTY(&w->chunks) &&
+        !w->cl->follow) {
+        w->ending = 1;
+        event_base_loopbreak(w->base);
+    }
+}
+
+/* Nothing new came: is the queue done? */
+static void check_end(worker *w)
+{
+    if (w->checking || !TAILQ_EMPTY(&w->chunks) || w->cl->follow)
+        return;
+    const char *argv[] = {"EVAL", rqueue_state, "2", w->q.work, w->q.meta};
+    if (rconn_command(&w->cmd, on_state, w, 0, 5, argv, NULL) == 0)
+        w->checking = 1;
+}
+
+static void on_reclaimed(redisAsyncContext *ac, void *reply, void *arg)
+{
+    worker *w = arg;
+    redisReply *r = reply;
+    (void)ac;
+    rconn_replied(&w->cmd);
+    w->reclaiming = 0;
+    if (!r)
+        return;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        if (is_error(r, "NOGROUP"))
+            w->group_ready = 0;
+        else
+            say(w, "%s: reclaiming: %s", w->name,
+                r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++)
+        take(w, r->element[i]);
+    if (r->elements == 0 && w->idle)
+        check_end(w);
+    pump(w);
+}
+
+/* Take over chunks that other workers hold without a sign of life. */
+static void reclaim(worker *w)
+{
+    char idle[24], count[24], max[24];
+    if (w->reclaiming || w->in_hand >= w->want)
+        return;
+    snprintf(idle, sizeof idle, "%.0f", w->cl->claim_idle * 1000);
+    snprintf(count, sizeof count, "%d", 4);
+    snprintf(max, sizeof max, "%d", w->cl->max_deliveries);
+    const char *argv[] = {"EVAL",    rqueue_reclaim, "4",       w->q.work,
+                          w->q.done, w->q.results,   w->q.dead, rqueue_group,
+                          w->name,   idle,           count,     max};
+    if (rconn_command(&w->cmd, on_reclaimed, w, 0, 12, argv, NULL) == 0)
+        w->reclaiming = 1;
+    w->next_reclaim = monotonic() + w->tick_s * 4;
+}
+
+static void on_read(redisAsyncContext *ac, void *reply, void *arg)
+{
+    worker *w = arg;
+    redisReply *r = reply;
+    (void)ac;
+    rconn_replied(&w->rd);
+    w->reading = 0;
+    if (!r)
+        return; /* down: on_up reads again */
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (is_error(r, "NOGROUP"))
+            w->group_ready = 0; /* the queue was deleted: made again */
+        else
+            say(w, "%s: reading: %s", w->name, r->str);
+        return;
+    }
+    const redisReply *entries = NULL;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->elements == 2)
+        entries = r->element[0]->element[1];
+    size_t n = entries ? entries->elements : 0;
+    for (size_t i = 0; i < n; i++)
+        take(w, entries->element[i]);
+    if (!w->own_read) {
+        if (n == 0)
+            w->own_read = 1;
+        else
+            snprintf(w->own_after, sizeof w->own_after, "%s",
+                     entries->element[n - 1]->element[0]->str);
+    }
+    w->idle = n == 0;
+    if (w->idle)
+        reclaim(w); /* then, if there is none either, check_end() */
+    pump(w);
+}
+
+static void on_group(redisAsyncContext *ac, void *reply, void *arg)
+{
+    worker *w = arg;
+    redisReply *r = reply;
+    (void)ac;
+    rconn_replied(&w->cmd);
+    w->making_group = 0;
+    if (r && (r->type == REDIS_REPLY_STATUS || is_error(r, "BUSYGROUP"))) {
+        w->group_ready = 1;
+        pump(w);
+    }
+}
+
+/* Whatever can go out now: acknowledgements, the group, the next read. */
+static void pump(worker *w)
+{
+    chunk *c;
+    if (w->ending)
+        return;
+    TAILQ_FOREACH(c, &w->chunks, link)
+    if (!c->left && !c->acking)
+        ack(w, c);
+    if (!w->group_ready) {
+        const char *argv[] = {"XGROUP",     "CREATE", w->q.work,
+                              rqueue_group, "0",      "MKSTREAM"};
+        if (!w->making_group &&
+            rconn_command(&w->cmd, on_group, w, 0, 6, argv, NULL) == 0)
+            w->making_group = 1;
+        return;
+    }
+    if (w->reading || w->in_hand >= w->want)
+        return;
+    const char *own[] = {"XREADGROUP", "GROUP",   rqueue_group,
+                         w->name,      "COUNT",   "1",
+                         "STREAMS",    w->q.work, w->own_after};
+    const char *next[] = {"XREADGROUP", "GROUP",   rqueue_group, w->name,
+                          "COUNT",      "1",       "BLOCK",      "1000",
+                          "STREAMS",    w->q.work, ">"};
+    int rc = w->own_read ? rconn_command(&w->rd, on_read, w, 1, 11, next, NULL)
+                         : rconn_command(&w->rd, on_read, w, 0, 9, own, NULL);
+    if (rc == 0)
+        w->reading = 1;
+}
+
+static void on_heartbeat(redisAsyncContext *ac, void *reply, void *arg)
+{
+    worker *w = arg;
+    (void)ac;
+    (void)reply;
+    rconn_replied(&w->cmd);
+}
+
+/* Claim what we hold again (idle time back to 0), so that no other
+   worker takes it from a live one. */
+static void heartbeat(worker *w)
+{
+    size_t n = 0, i = 0;
+    chunk *c;
+    TAILQ_FOREACH(c, &w->chunks, link)
+    n++;
+    if (!n)
+        return;
+    const char **argv = calloc(n + 6, sizeof *argv);
+    if (!argv)
+        fatal("out of memory");
+    argv[i++] = "XCLAIM";
+    argv[i++] = w->q.work;
+    argv[i++] = rqueue_group;
+    argv[i++] = w->name;
+    argv[i++] = "0";
+    TAILQ_FOREACH(c, &w->chunks, link)
+    argv[i++] = c->id;
+    argv[i++] = "JUSTID";
+    rconn_command(&w->cmd, on_heartbeat, w, 0, (int)i, argv, NULL);
+    free(argv);
+}
+
+static void on_tick(evutil_socket_t fd, short ev, void *arg)
+{
+    worker *w = arg;
+    double now = monotonic();
+    (void)fd;
+    (void)ev;
+    if (now >= w->next_beat) {
+        heartbeat(w);
+        w->next_beat = now + w->cl->claim_idle / 3;
+    }
+    if (now >= w->next_reclaim && w->group_ready)
+        reclaim(w);
+    pump(w); /* acknowledgements that failed go again */
+}
+
+/* ---- the run ---- */
+
+int worker_run(const cluster *cl, const config *cfg, int threads)
+{
+    worker w = {.cl = cl, .cfg = cfg, .out = cfg->out};
+    fetch_options fo = cfg->fo;
+    int err;
+    char why[256];
+    TAILQ_INIT(&w.chunks);
+    rqueue_keys(&w.q, cl->queue);
+    redis_describe(&cl->redis, w.where, sizeof w.where);
+    if (cl->name) {
+        snprintf(w.name, sizeof w.name, "%s", cl->name);
+    } else {
+        char host[200] = "worker";
+        gethostname(host, sizeof host - 1);
+        snprintf(w.name, sizeof w.name, "%s:%ld", host, (long)getpid());
+    }
+    w.want = 2 * (size_t)fo.max_concurrency;
+    w.tick_s = cl->claim_idle / 4 < 1 ? cl->claim_idle / 4 : 1;
+    snprintf(w.own_after, sizeof w.own_after, "0");
+    fo.loops = threads;
+    if (!(w.client = fetch_client_new(&fo, NULL, &err)))
+        fatal(fetch_strerror(err));
+    w.base = fetch_client_base(w.client);
+    struct timeval tv = {(time_t)w.tick_s,
+                         (suseconds_t)((w.tick_s - (time_t)w.tick_s) * 1e6)};
+    if (!(w.tick = event_new(w.base, -1, EV_PERSIST, on_tick, &w)) ||
+        event_add(w.tick, &tv) != 0)
+        fatal("out of memory");
+    redis_url url = cl->redis;
+    if (redis_resolve(&url, why, sizeof why) != 0) {
+        fprintf(stderr, "fetchall: worker: --redis %s: %s\n", w.where, why);
+        event_free(w.tick);
+        fetch_client_free(w.client);
+        return 2;
+    }
+    rconn *conns[] = {&w.rd, &w.cmd};
+    for (int i = 0; i < 2; i++) {
+        if (rconn_init(conns[i], w.base, &url) != 0)
+            fatal("out of memory");
+        conns[i]->data = &w;
+        conns[i]->on_up = on_up;
+        conns[i]->on_down = on_down;
+        rconn_start(conns[i]);
+    }
+    event_base_dispatch(w.base);
+    rconn_close(&w.rd);
+    rconn_close(&w.cmd);
+    event_free(w.tick);
+    fetch_client_free(w.client);
+    while (!TAILQ_EMPTY(&w.chunks)) {
+        chunk *c = TAILQ_FIRST(&w.chunks);
+        TAILQ_REMOVE(&w.chunks, c, link);
+        chunk_free(c);
+    }
+    if (!w.out.quiet)
+        fprintf(stderr,
+                "fetchall: worker %s: %zu chunks done (%zu URLs, %zu "
+                "failed), %zu of them done by another worker first\n",
+                w.name, w.chunks_done, w.ok + w.failed, w.failed, w.duplicates);
+    return w.failed ? 1 : 0;
+}

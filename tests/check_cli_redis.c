@@ -1,0 +1,475 @@
+/* fetchall enqueue, worker and results against a redis-server of the
+   test's own (a unix socket in a scratch directory): chunks of a killed
+   worker are taken over, results are stored exactly once however workers
+   die, dead letters, a Redis restart in the middle, enqueue idempotence,
+   results in request order. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[64], sock[128], redis_arg[160];
+static pid_t redis_pid;
+
+static char *in_dir(const char *name)
+{
+    static char path[8][160];
+    static int k;
+    char *p = path[k++ % 8];
+    snprintf(p, 160, "%s/%s", dir, name);
+    return p;
+}
+
+/* redis-server on dir/redis.sock; persist: an append-only file synced at
+   every write (to survive a restart), else nothing on disk. */
+static void redis_start(int persist)
+{
+    redis_pid = fork();
+    ck_assert_int_ge(redis_pid, 0);
+    if (redis_pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket",
+               sock, "--dir", dir, "--save", "", "--appendonly",
+               persist ? "yes" : "no", "--appendfsync", "always", NULL);
+        _exit(127);
+    }
+    double give_up = now_s() + 20;
+    for (;;) { /* until it answers */
+        redisContext *c = redisConnectUnix(sock);
+        int up = c && !c->err;
+        redisFree(c);
+        if (up)
+            return;
+        ck_assert_msg(now_s() < give_up, "redis-server did not start");
+        usleep(20000);
+    }
+}
+
+static void redis_stop(void)
+{
+    kill(redis_pid, SIGTERM);
+    waitpid(redis_pid, NULL, 0);
+}
+
+static redisContext *rc(void)
+{
+    redisContext *c = redisConnectUnix(sock);
+    ck_assert(c && !c->err);
+    return c;
+}
+
+static long long redis_int(const char *fmt, const char *arg)
+{
+    redisContext *c = rc();
+    redisReply *r = redisCommand(c, fmt, arg);
+    ck_assert_ptr_nonnull(r);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer
+                  : r->type == REDIS_REPLY_ARRAY ? (long long)r->elements
+                                                 : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+static void setup(void)
+{
+    cli_setup();
+    snprintf(dir, sizeof dir, "/tmp/fetchall-redis-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(sock, sizeof sock, "%s/redis.sock", dir);
+    snprintf(redis_arg, sizeof redis_arg, "unix://%s", sock);
+    redis_start(0);
+}
+
+static void teardown(void)
+{
+    char cmd[160];
+    redis_stop();
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    srv_teardown();
+}
+
+/* n URLs /delay/MS?i=N, MS from 0 to ms_max, into dir/name. */
+static const char *url_file(const char *name, size_t n, int ms_max)
+{
+    const char *path = in_dir(name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 1; i <= n; i++)
+        fprintf(f, "%s\n",
+                ts_url(&srv, "/delay/%zu?i=%zu", (i * 7919) % (ms_max + 1), i));
+    fclose(f);
+    return path;
+}
+
+static pid_t worker(const char *name, const char *err_file, const char *j,
+                    const char *claim_idle, const char *max_deliveries)
+{
+    int err = err_file ? open(in_dir(err_file), O_WRONLY | O_CREAT, 0644) : -1;
+    pid_t pid =
+        run_spawn(FETCHALL_ARGV("worker", "--redis", redis_arg, "--name", name,
+                                "-j", j, "--claim-idle", claim_idle,
+                                "--max-deliveries", max_deliveries),
+                  -1, -1, err, 0);
+    if (err >= 0)
+        close(err);
+    return pid;
+}
+
+/* Until the group's pending list holds something (a worker took work). */
+static void wait_pending(void)
+{
+    double give_up = now_s() + 30;
+    while (redis_int("XPENDING %s workers - + 1000", "{fetchall}:work") <= 0) {
+        ck_assert_msg(now_s() < give_up, "no worker took anything");
+        usleep(10000);
+    }
+}
+
+/* fetchall results' stdout: each index 1..n exactly once, in order unless
+   any_order; returns how many records are ok, and counts workers' names
+   other than "" in *named. */
+static size_t check_results(const char *out, size_t n, int any_order,
+                            size_t *dead)
+{
+    unsigned char *seen = calloc(n + 1, 1);
+    size_t lines = 0, ok = 0, expect = 1;
+    *dead = 0;
+    for (const char *p = out; *p;) {
+        const char *nl = strchr(p, '\n');
+        ck_assert_ptr_nonnull(nl);
+        json_error_t je;
+        json_t *o = json_loadb(p, (size_t)(nl - p), 0, &je);
+        ck_assert_msg(o != NULL, "line %zu: %s", lines, je.text);
+        json_int_t i = json_integer_value(json_object_get(o, "index"));
+        ck_assert(i >= 1 && (size_t)i <= n);
+        ck_assert_msg(!seen[i], "index %d twice", (int)i);
+        seen[i] = 1;
+        if (!any_order)
+            ck_assert_int_eq(i, expect++);
+        ck_assert_int_eq(json_integer_value(json_object_get(o, "schema")), 1);
+        ck_assert_ptr_nonnull(json_object_get(o, "worker"));
+        ck_assert_ptr_nonnull(json_object_get(o, "time_total"));
+        if (json_is_true(json_object_get(o, "ok")))
+            ok++;
+        const char *kind = json_string_value(json_object_get(o, "error_kind"));
+        if (kind && !strcmp(kind, "dead_letter"))
+            ++*dead;
+        json_decref(o);
+        lines++;
+        p = nl + 1;
+    }
+    ck_assert_uint_eq(lines, n);
+    free(seen);
+    return ok;
+}
+
+START_TEST(enqueue_is_idempotent)
+{
+    run_result r;
+    const char *list = url_file("urls", 600, 10);
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "50", "-i", list);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "600 URLs"));
+    ck_assert_ptr_nonnull(strstr(r.err, "12 chunks added, 0 there already"));
+    run_free(&r);
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 12);
+    /* again: nothing added */
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "50", "-i", list);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "0 chunks added, 12 there already"));
+    run_free(&r);
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 12);
+    /* another chunk size, other URLs, another length: refused */
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "40", "-i", list);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "filled with --chunk 50"));
+    run_free(&r);
+    const char *other = url_file("other", 600, 11);
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "50", "-i",
+        other);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "holds other URLs at position 1"));
+    run_free(&r);
+    const char *shorter = url_file("shorter", 500, 10);
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "50", "-i",
+        shorter);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "input of another length"));
+    run_free(&r);
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 12);
+    /* another queue takes it; stdin works too */
+    RUN(&r, "http://127.0.0.1:1/a\nhttp://127.0.0.1:1/b\n", "enqueue",
+        "--redis", redis_arg, "--queue", "other");
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    ck_assert_int_eq(redis_int("XLEN %s", "{other}:work"), 1);
+}
+END_TEST
+
+START_TEST(results_in_request_order_each_once)
+{
+    enum { N = 1000 };
+    run_result r;
+    size_t dead;
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "64", "-i",
+        url_file("urls", N, 60));
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    /* results waits while two workers fetch */
+    pid_t a = worker("a", NULL, "30", "30", "5"),
+          b = worker("b", NULL, "30", "30", "5");
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
+    ck_assert_ptr_nonnull(strstr(r.err, "1000 URLs: 1000 ok, 0 failed"));
+    run_free(&r);
+    ck_assert_int_eq(run_reap(a), 0); /* both end when the queue is done */
+    ck_assert_int_eq(run_reap(b), 0);
+    ck_assert_uint_eq(ts_seen(&srv, "/delay/"), N);
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 0);
+    /* again, as they came: each once */
+    RUN(&r, NULL, "results", "--redis", redis_arg, "--as-completed");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(check_results(r.out, N, 1, &dead), N);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(a_killed_workers_chunks_are_taken_over)
+{
+    enum { N = 300 };
+    run_result r;
+    size_t dead;
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "25", "-i",
+        url_file("urls", N, 300));
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    pid_t a = worker("a", NULL, "10", "1", "5");
+    wait_pending();
+    kill(a, SIGKILL);
+    run_reap(a);
+    long long held =
+        redis_int("XPENDING %s workers - + 1000 a", "{fetchall}:work");
+    ck_assert_int_gt(held, 0);
+    pid_t b = worker("b", "b.err", "40", "1", "5");
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
+    run_free(&r);
+    ck_assert_int_eq(run_reap(b), 0);
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 0);
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), N / 25);
+    /* b fetched what a held: at least once */
+    ck_assert_uint_ge(ts_seen(&srv, "/delay/"), N);
+}
+END_TEST
+
+START_TEST(exactly_once_with_3_workers_and_a_kill_9)
+{
+    enum { N = 400, ROUNDS = 3 };
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    for (int round = 0; round < ROUNDS; round++) {
+        run_result r;
+        size_t dead;
+        char queue_flush[64];
+        snprintf(queue_flush, sizeof queue_flush, "FLUSHALL");
+        redisContext *c = rc();
+        freeReplyObject(redisCommand(c, queue_flush));
+        redisFree(c);
+        ts_reset(&srv);
+        RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "20", "-i",
+            url_file("urls", N, 300));
+        ck_assert_int_eq(r.status, 0);
+        run_free(&r);
+        pid_t w[3] = {worker("w1", NULL, "10", "1", "5"),
+                      worker("w2", NULL, "10", "1", "5"),
+                      worker("w3", NULL, "10", "1", "5")};
+        /* one of them dies at a random moment of the run (about 3 s) */
+        int victim = rand() % 3;
+        usleep((useconds_t)(100000 + rand() % 1900000));
+        kill(w[victim], SIGKILL);
+        RUN(&r, NULL, "results", "--redis", redis_arg);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
+        run_free(&r);
+        for (int i = 0; i < 3; i++) {
+            int status = run_reap(w[i]);
+            if (i != victim)
+                ck_assert_int_eq(status, 0);
+        }
+        /* one record per chunk, however often a chunk was fetched */
+        ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), N / 20);
+        ck_assert_int_eq(redis_int("SCARD %s", "{fetchall}:done"), N / 20);
+        ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 0);
+        ck_assert_uint_ge(ts_seen(&srv, "/delay/"), N);
+    }
+}
+END_TEST
+
+START_TEST(dead_letters)
+{
+    enum { N = 100 };
+    run_result r;
+    size_t dead;
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "10", "-i",
+        url_file("urls", N, 500));
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    /* a takes chunks and dies; with --max-deliveries 1 what it held is
+       given up when b takes it over */
+    pid_t a = worker("a", NULL, "5", "1", "1");
+    wait_pending();
+    kill(a, SIGKILL);
+    run_reap(a);
+    long long held =
+        redis_int("XPENDING %s workers - + 1000 a", "{fetchall}:work");
+    ck_assert_int_gt(held, 0);
+    /* and an entry that is no chunk at all */
+    redisContext *c = rc();
+    freeReplyObject(redisCommand(c, "XADD {fetchall}:work * junk \x1b[31mred"));
+    redisFree(c);
+    pid_t b = worker("b", "b.err", "20", "1", "1");
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 1);
+    size_t ok = check_results(r.out, N, 0, &dead);
+    ck_assert_uint_gt(dead, 0);
+    ck_assert_uint_eq(ok + dead, N);
+    ck_assert_ptr_nonnull(strstr(r.err, "dead letter: delivered 2 times"));
+    run_free(&r);
+    ck_assert_int_eq(run_reap(b), 0);
+    /* the dead-letter stream has each, with its reason; the junk too */
+    c = rc();
+    redisReply *d = redisCommand(c, "XRANGE {fetchall}:dead - +");
+    ck_assert_uint_eq(d->elements * 10 - 10, dead);
+    int junk = 0;
+    for (size_t i = 0; i < d->elements; i++) {
+        redisReply *f = d->element[i]->element[1];
+        for (size_t k = 0; k + 1 < f->elements; k += 2)
+            if (!strcmp(f->element[k]->str, "reason") &&
+                strstr(f->element[k + 1]->str, "not a chunk"))
+                junk++;
+    }
+    ck_assert_int_eq(junk, 1);
+    freeReplyObject(d);
+    redisFree(c);
+    /* the worker said so, escaped */
+    FILE *f = fopen(in_dir("b.err"), "r");
+    char text[8192];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    ck_assert_ptr_nonnull(strstr(text, "is a dead letter: not a chunk"));
+    ck_assert_ptr_null(strchr(text, '\x1b'));
+}
+END_TEST
+
+START_TEST(redis_restarted_mid_run)
+{
+    enum { N = 300 };
+    run_result r;
+    size_t dead;
+    redis_stop();
+    redis_start(1);
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "10", "-i",
+        url_file("urls", N, 300));
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    pid_t a = worker("a", "a.err", "10", "5", "5");
+    /* until some results are stored, then Redis goes away for a while */
+    double give_up = now_s() + 30;
+    while (redis_int("XLEN %s", "{fetchall}:results") < 3) {
+        ck_assert(now_s() < give_up);
+        usleep(10000);
+    }
+    kill(redis_pid, SIGKILL);
+    waitpid(redis_pid, NULL, 0);
+    usleep(1500000);
+    redis_start(1);
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
+    run_free(&r);
+    ck_assert_int_eq(run_reap(a), 0);
+    FILE *f = fopen(in_dir("a.err"), "r");
+    char text[8192];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    ck_assert_ptr_nonnull(strstr(text, "results wait until it is back"));
+    ck_assert_ptr_nonnull(strstr(text, "Redis is back after"));
+}
+END_TEST
+
+START_TEST(usage_errors)
+{
+    run_result r;
+    RUN(&r, NULL, "worker");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "fetchall worker needs --redis URL"));
+    run_free(&r);
+    RUN(&r, NULL, "results", "--redis", "http://x");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "invalid value 'http://x' for --redis"));
+    run_free(&r);
+    RUN(&r, NULL, "worker", "--redis", redis_arg, "--journal", "j");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "--journal does not go with fetchall worker"));
+    run_free(&r);
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "-j", "5", "http://a/");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "--concurrency does not go with fetchall enqueue"));
+    run_free(&r);
+    RUN(&r, NULL, "--redis", redis_arg, "http://a/");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "--redis goes with fetchall enqueue, worker or results"));
+    run_free(&r);
+    RUN(&r, NULL, "results", "--redis", redis_arg, "--queue", "none");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "nothing was enqueued on queue none"));
+    run_free(&r);
+    RUN(&r, NULL, "worker", "--redis", redis_arg, "http://a/");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "fetchall worker takes no URLs"));
+    run_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+    if (system("command -v redis-server >/dev/null") != 0) {
+        fprintf(stderr, "redis-server not installed: skipped\n");
+        return 77;
+    }
+    Suite *s = suite_create("fetchall across machines");
+    TCase *tc = tcase_create("redis");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, getenv("FETCH_VALGRIND") ? 300 : 120);
+    tcase_add_test(tc, enqueue_is_idempotent);
+    tcase_add_test(tc, results_in_request_order_each_once);
+    tcase_add_test(tc, a_killed_workers_chunks_are_taken_over);
+    tcase_add_test(tc, exactly_once_with_3_workers_and_a_kill_9);
+    tcase_add_test(tc, dead_letters);
+    tcase_add_test(tc, redis_restarted_mid_run);
+    tcase_add_test(tc, usage_errors);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
