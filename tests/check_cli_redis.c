@@ -415,6 +415,86 @@ START_TEST(redis_restarted_mid_run)
 }
 END_TEST
 
+START_TEST(rates_hold_across_workers)
+{
+    enum { N = 30 };
+    run_result r;
+    size_t dead;
+    FILE *f = fopen(in_dir("urls"), "w");
+    for (int i = 1; i <= N; i++)
+        fprintf(f, "%s\n", ts_url(&srv, "/bytes/10?i=%d", i));
+    fclose(f);
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "3", "-i",
+        in_dir("urls"));
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    /* three workers, one host, 20 a second in all */
+    pid_t w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = run_spawn(
+            FETCHALL_ARGV("worker", "--redis", redis_arg, "--host-rate", "20"),
+            -1, -1, -1, 0);
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
+    run_free(&r);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(run_reap(w[i]), 0);
+    size_t n;
+    double *g = ts_gaps(&srv, &n);
+    ck_assert_uint_eq(n, N - 1);
+    assert_spaced(g, n, 0.05);
+    free(g);
+}
+END_TEST
+
+/* How many names in dir/out hold "part" (a body being written). */
+static int parts(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' 2>/dev/null | grep -c part",
+             in_dir("out"));
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    ck_assert_int_eq(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+START_TEST(a_signal_leaves_no_part_files)
+{
+    enum { N = 40 };
+    run_result r;
+    FILE *f = fopen(in_dir("urls"), "w");
+    for (int i = 1; i <= N; i++) /* bodies that take 2 s to come */
+        fprintf(f, "%s\n", ts_url(&srv, "/drip/40?i=%d", i));
+    fclose(f);
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "20", "-i",
+        in_dir("urls"));
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+    int err = open(in_dir("a.err"), O_WRONLY | O_CREAT, 0644);
+    pid_t a = run_spawn(FETCHALL_ARGV("worker", "--redis", redis_arg, "--name",
+                                      "a", "-o", in_dir("out")),
+                        -1, -1, err, 0);
+    close(err);
+    double give_up = now_s() + 30;
+    while (parts() == 0) { /* until bodies are being written */
+        ck_assert(now_s() < give_up);
+        usleep(10000);
+    }
+    kill(a, SIGTERM);
+    ck_assert_int_eq(run_reap(a), 128 + SIGTERM);
+    ck_assert_int_eq(parts(), 0);
+    f = fopen(in_dir("a.err"), "r");
+    char text[4096];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    ck_assert_ptr_nonnull(strstr(text, "its 2 chunks go to other workers"));
+}
+END_TEST
+
 START_TEST(usage_errors)
 {
     run_result r;
@@ -469,6 +549,8 @@ int main(void)
     tcase_add_test(tc, exactly_once_with_3_workers_and_a_kill_9);
     tcase_add_test(tc, dead_letters);
     tcase_add_test(tc, redis_restarted_mid_run);
+    tcase_add_test(tc, rates_hold_across_workers);
+    tcase_add_test(tc, a_signal_leaves_no_part_files);
     tcase_add_test(tc, usage_errors);
     suite_add_tcase(s, tc);
     return run_suite(s);

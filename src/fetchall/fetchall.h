@@ -368,6 +368,18 @@ extern const char *const rqueue_group;
 extern const char rqueue_enqueue[], rqueue_finish[], rqueue_ack[],
     rqueue_reclaim[], rqueue_dead[], rqueue_state[];
 
+/* hostgate.c: --rate, --host-rate, --delay over all workers of a queue
+   (start times leased from Redis; see there). NULL when fo sets none. */
+typedef struct hostgate hostgate;
+hostgate *hostgate_new(struct event_base *base, rconn *rc, const rqueue *q,
+                       const fetch_options *fo,
+                       void (*start)(void *item, void *arg), void *arg);
+/* item waits for its URL's host's turn; then start(item, arg). */
+void hostgate_add(hostgate *g, const char *url, void *item);
+/* rc is back: lease what went unanswered. */
+void hostgate_kick(hostgate *g);
+void hostgate_free(hostgate *g);
+
 /* What the commands across machines take (main.c). */
 typedef struct cluster {
     redis_url redis;

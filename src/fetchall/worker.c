@@ -17,6 +17,7 @@
  */
 #define _DEFAULT_SOURCE /* random, strdup, strndup, getaddrinfo */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,9 @@ typedef struct chunk chunk;
 
 typedef struct wslot {
     chunk *c;
-    size_t index; /* position in the whole input */
-    part part;    /* -o: the body's temporary file */
+    size_t index;    /* position in the whole input */
+    const char *url; /* in its chunk's urls */
+    part part;       /* -o: the body's temporary file */
 } wslot;
 
 struct chunk {
@@ -57,7 +59,8 @@ struct worker {
     output out;
     fetch_client *client;
     struct event_base *base;
-    rconn rd, cmd; /* the blocking read; everything else */
+    rconn rd, cmd;  /* the blocking read; everything else */
+    hostgate *gate; /* --rate, --host-rate, --delay across workers */
     rqueue q;
     char where[300], name[256];
     TAILQ_HEAD(, chunk) chunks;
@@ -117,6 +120,8 @@ static void on_up(rconn *rc, double down_for)
         say(w, "%s: Redis is back after %.1f s", w->name, down_for);
     if (rc == &w->rd)
         w->reading = 0;
+    else if (w->gate)
+        hostgate_kick(w->gate); /* leases asked for while it was down */
     pump(w);
 }
 
@@ -270,6 +275,18 @@ static size_t number(const redisReply *v)
     return errno || *end || end == v->str ? 0 : (size_t)n;
 }
 
+static void start(void *item, void *arg)
+{
+    wslot *s = item;
+    worker *w = arg;
+    fetch_request req = w->cfg->req;
+    req.url = s->url;
+    req.on_data = on_data;
+    req.data_arg = s;
+    if (!fetch_submit(w->client, &req, on_done, s, NULL))
+        fatal("out of memory");
+}
+
 /* An entry [id, [field, value ...]] read or reclaimed: fetch its URLs. */
 static void take(worker *w, const redisReply *e)
 {
@@ -324,13 +341,12 @@ static void take(worker *w, const redisReply *e)
         wslot *s = &c->slots[i];
         s->c = c;
         s->index = first + i;
+        s->url = p;
         s->part.fd = -1;
-        fetch_request req = w->cfg->req;
-        req.url = p;
-        req.on_data = on_data;
-        req.data_arg = s;
-        if (!fetch_submit(w->client, &req, on_done, s, NULL))
-            fatal("out of memory");
+        if (w->gate) /* when Redis says its host's turn has come */
+            hostgate_add(w->gate, p, s);
+        else
+            start(s, w);
         p = nl ? nl + 1 : p + strlen(p);
     }
 }
@@ -539,6 +555,26 @@ static void on_tick(evutil_socket_t fd, short ev, void *arg)
 
 /* ---- the run ---- */
 
+/* SIGINT, SIGTERM, SIGHUP: -o's temporary files go; what the worker held
+   goes to other workers once idle for --claim-idle, as after a crash. */
+static void on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+    worker *w = arg;
+    size_t held = 0;
+    chunk *c;
+    (void)ev;
+    TAILQ_FOREACH(c, &w->chunks, link)
+    held++;
+    if (w->out.dir)
+        outdir_abort(w->out.dir);
+    say(w,
+        "%s: %s: stopped; its %zu chunks go to other workers after "
+        "--claim-idle %g s",
+        w->name, strsignal((int)sig), held, w->cl->claim_idle);
+    signal((int)sig, SIG_DFL);
+    raise((int)sig);
+}
+
 int worker_run(const cluster *cl, const config *cfg, int threads)
 {
     worker w = {.cl = cl, .cfg = cfg, .out = cfg->out};
@@ -559,17 +595,30 @@ int worker_run(const cluster *cl, const config *cfg, int threads)
     w.tick_s = cl->claim_idle / 4 < 1 ? cl->claim_idle / 4 : 1;
     snprintf(w.own_after, sizeof w.own_after, "0");
     fo.loops = threads;
+    /* the rates hold across workers: Redis times the starts (hostgate.c),
+       the client does not wait once more */
+    fo.rate = fo.host_rate = fo.host_delay = 0;
+    fo.random_delay = 0;
     if (!(w.client = fetch_client_new(&fo, NULL, &err)))
         fatal(fetch_strerror(err));
     w.base = fetch_client_base(w.client);
+    w.gate = hostgate_new(w.base, &w.cmd, &w.q, &cfg->fo, start, &w);
     struct timeval tv = {(time_t)w.tick_s,
                          (suseconds_t)((w.tick_s - (time_t)w.tick_s) * 1e6)};
     if (!(w.tick = event_new(w.base, -1, EV_PERSIST, on_tick, &w)) ||
         event_add(w.tick, &tv) != 0)
         fatal("out of memory");
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct event *sig_ev[3];
+    for (int i = 0; i < 3; i++)
+        if (!(sig_ev[i] = evsignal_new(w.base, sigs[i], on_signal, &w)) ||
+            event_add(sig_ev[i], NULL) != 0)
+            fatal("out of memory");
     redis_url url = cl->redis;
     if (redis_resolve(&url, why, sizeof why) != 0) {
         fprintf(stderr, "fetchall: worker: --redis %s: %s\n", w.where, why);
+        for (int i = 0; i < 3; i++)
+            event_free(sig_ev[i]);
         event_free(w.tick);
         fetch_client_free(w.client);
         return 2;
@@ -586,6 +635,9 @@ int worker_run(const cluster *cl, const config *cfg, int threads)
     event_base_dispatch(w.base);
     rconn_close(&w.rd);
     rconn_close(&w.cmd);
+    hostgate_free(w.gate);
+    for (int i = 0; i < 3; i++)
+        event_free(sig_ev[i]);
     event_free(w.tick);
     fetch_client_free(w.client);
     while (!TAILQ_EMPTY(&w.chunks)) {
