@@ -376,6 +376,8 @@ hostgate *hostgate_new(struct event_base *base, rconn *rc, const rqueue *q,
                        void (*start)(void *item, void *arg), void *arg);
 /* item waits for its URL's host's turn; then start(item, arg). */
 void hostgate_add(hostgate *g, const char *url, void *item);
+/* Items waiting for their host's turn (0 for NULL). */
+size_t hostgate_waiting(const hostgate *g);
 /* rc is back: lease what went unanswered. */
 void hostgate_kick(hostgate *g);
 void hostgate_free(hostgate *g);

@@ -49,6 +49,7 @@ struct hostgate {
     int random_delay;                   /* host_interval x 0.5-1.5 */
     void (*start)(void *item, void *arg);
     void *arg;
+    size_t waiting; /* in every host's queue */
     host *buckets[BUCKETS];
 };
 
@@ -138,6 +139,7 @@ static void run_host(host *h)
         waiting *w = TAILQ_FIRST(&h->queue);
         TAILQ_REMOVE(&h->queue, w, link);
         h->queued--;
+        h->g->waiting--;
         h->next_start++;
         h->g->start(w->item, h->g->arg);
         free(w);
@@ -231,8 +233,14 @@ void hostgate_add(hostgate *g, const char *url, void *item)
     w->item = item;
     TAILQ_INSERT_TAIL(&h->queue, w, link);
     h->queued++;
+    g->waiting++;
     if (h->queued == 1)
         run_host(h);
+}
+
+size_t hostgate_waiting(const hostgate *g)
+{
+    return g ? g->waiting : 0;
 }
 
 void hostgate_kick(hostgate *g)

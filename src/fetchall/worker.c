@@ -64,7 +64,7 @@ struct worker {
     rqueue q;
     char where[300], name[256];
     TAILQ_HEAD(, chunk) chunks;
-    size_t in_hand, want; /* URLs not finished; read more below want */
+    size_t in_hand, want; /* URLs not finished; -j + 1 (see room()) */
     int group_ready, making_group;
     int own_read;       /* our own pending entries re-read */
     char own_after[64]; /* ... from after this ID */
@@ -77,6 +77,22 @@ struct worker {
 };
 
 static void pump(worker *w);
+
+/* May the worker take another chunk? While it holds fewer URLs than it
+   has slots (+1: a slot never waits for more than a read); beyond, up to
+   16 times as many, while slots stand idle because what it holds waits
+   for its host. Holding no more keeps the work where the slots are: at
+   the end of a queue no worker sits on chunks others could fetch. */
+static int room(worker *w)
+{
+    fetch_stats st;
+    if (w->in_hand < w->want)
+        return 1;
+    if (w->in_hand >= 16 * w->want)
+        return 0;
+    fetch_client_stats(w->client, &st);
+    return st.idle_slots > 0 && (st.queued > 0 || hostgate_waiting(w->gate));
+}
 
 /* ---- Redis replies ---- */
 
@@ -412,7 +428,7 @@ static void on_reclaimed(redisAsyncContext *ac, void *reply, void *arg)
 static void reclaim(worker *w)
 {
     char idle[24], count[24], max[24];
-    if (w->reclaiming || w->in_hand >= w->want)
+    if (w->reclaiming || !room(w))
         return;
     snprintf(idle, sizeof idle, "%.0f", w->cl->claim_idle * 1000);
     snprintf(count, sizeof count, "%d", 4);
@@ -491,7 +507,7 @@ static void pump(worker *w)
             w->making_group = 1;
         return;
     }
-    if (w->reading || w->in_hand >= w->want)
+    if (w->reading || !room(w))
         return;
     const char *own[] = {"XREADGROUP", "GROUP",   rqueue_group,
                          w->name,      "COUNT",   "1",
@@ -591,7 +607,7 @@ int worker_run(const cluster *cl, const config *cfg, int threads)
         gethostname(host, sizeof host - 1);
         snprintf(w.name, sizeof w.name, "%s:%ld", host, (long)getpid());
     }
-    w.want = 2 * (size_t)fo.max_concurrency;
+    w.want = (size_t)fo.max_concurrency + 1;
     w.tick_s = cl->claim_idle / 4 < 1 ? cl->claim_idle / 4 : 1;
     snprintf(w.own_after, sizeof w.own_after, "0");
     fo.loops = threads;
