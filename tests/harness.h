@@ -48,8 +48,9 @@ double ts_gap(const test_server *s, const char *prefix);
  *n of them. */
 double *ts_gaps(const test_server *s, size_t *n);
 /* The n gaps g show starts at least gap seconds apart, allowing for the
-   lag of single requests on their way to the server (see harness.c). */
-void assert_spaced(const double *g, size_t n, double gap);
+   lag of single requests on their way to the server (see harness.c).
+   Returns the mean gap (the first three left out). */
+double assert_spaced(const double *g, size_t n, double gap);
 
 /* The command suites: the fetchall under test ($FETCHALL, else the
    build's), set by cli_setup(), a fixture that also starts `srv`. */
