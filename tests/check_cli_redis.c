@@ -116,6 +116,28 @@ static const char *url_file(const char *name, size_t n, int ms_max)
     return path;
 }
 
+/* dir/name's text (a static buffer). */
+static const char *text_of(const char *name)
+{
+    static char text[8192];
+    FILE *f = fopen(in_dir(name), "r");
+    ck_assert_ptr_nonnull(f);
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    return text;
+}
+
+/* fetchall enqueue of the URLs in path, chunk URLs an entry. */
+static void enqueue(const char *chunk, const char *path)
+{
+    run_result r;
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", chunk, "-i",
+        path);
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+}
+
 static pid_t worker(const char *name, const char *err_file, const char *j,
                     const char *claim_idle, const char *max_deliveries)
 {
@@ -226,10 +248,7 @@ START_TEST(results_in_request_order_each_once)
     enum { N = 1000 };
     run_result r;
     size_t dead;
-    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "64", "-i",
-        url_file("urls", N, 60));
-    ck_assert_int_eq(r.status, 0);
-    run_free(&r);
+    enqueue("64", url_file("urls", N, 60));
     /* results waits while two workers fetch */
     pid_t a = worker("a", NULL, "30", "30", "5"),
           b = worker("b", NULL, "30", "30", "5");
@@ -255,10 +274,7 @@ START_TEST(a_killed_workers_chunks_are_taken_over)
     enum { N = 300 };
     run_result r;
     size_t dead;
-    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "25", "-i",
-        url_file("urls", N, 300));
-    ck_assert_int_eq(r.status, 0);
-    run_free(&r);
+    enqueue("25", url_file("urls", N, 300));
     pid_t a = worker("a", NULL, "10", "1", "5");
     wait_pending();
     kill(a, SIGKILL);
@@ -326,10 +342,7 @@ START_TEST(dead_letters)
     enum { N = 100 };
     run_result r;
     size_t dead;
-    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "10", "-i",
-        url_file("urls", N, 500));
-    ck_assert_int_eq(r.status, 0);
-    run_free(&r);
+    enqueue("10", url_file("urls", N, 500));
     /* a takes chunks and dies; with --max-deliveries 1 what it held is
        given up when b takes it over */
     pid_t a = worker("a", NULL, "5", "1", "1");
@@ -368,11 +381,7 @@ START_TEST(dead_letters)
     freeReplyObject(d);
     redisFree(c);
     /* the worker said so, escaped */
-    FILE *f = fopen(in_dir("b.err"), "r");
-    char text[8192];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
+    const char *text = text_of("b.err");
     ck_assert_ptr_nonnull(strstr(text, "is a dead letter: not a chunk"));
     ck_assert_ptr_null(strchr(text, '\x1b'));
 }
@@ -385,10 +394,7 @@ START_TEST(redis_restarted_mid_run)
     size_t dead;
     redis_stop();
     redis_start(1);
-    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "10", "-i",
-        url_file("urls", N, 300));
-    ck_assert_int_eq(r.status, 0);
-    run_free(&r);
+    enqueue("10", url_file("urls", N, 300));
     pid_t a = worker("a", "a.err", "10", "5", "5");
     /* until some results are stored, then Redis goes away for a while */
     double give_up = now_s() + 30;
@@ -405,11 +411,7 @@ START_TEST(redis_restarted_mid_run)
     ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
     run_free(&r);
     ck_assert_int_eq(run_reap(a), 0);
-    FILE *f = fopen(in_dir("a.err"), "r");
-    char text[8192];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
+    const char *text = text_of("a.err");
     ck_assert_ptr_nonnull(strstr(text, "results wait until it is back"));
     ck_assert_ptr_nonnull(strstr(text, "Redis is back after"));
 }
@@ -424,10 +426,7 @@ START_TEST(rates_hold_across_workers)
     for (int i = 1; i <= N; i++)
         fprintf(f, "%s\n", ts_url(&srv, "/bytes/10?i=%d", i));
     fclose(f);
-    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "3", "-i",
-        in_dir("urls"));
-    ck_assert_int_eq(r.status, 0);
-    run_free(&r);
+    enqueue("3", in_dir("urls"));
     /* three workers, one host, 20 a second in all */
     pid_t w[3];
     for (int i = 0; i < 3; i++)
@@ -464,15 +463,11 @@ static int parts(void)
 START_TEST(a_signal_leaves_no_part_files)
 {
     enum { N = 40 };
-    run_result r;
     FILE *f = fopen(in_dir("urls"), "w");
     for (int i = 1; i <= N; i++) /* bodies that take 2 s to come */
         fprintf(f, "%s\n", ts_url(&srv, "/drip/40?i=%d", i));
     fclose(f);
-    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "20", "-i",
-        in_dir("urls"));
-    ck_assert_int_eq(r.status, 0);
-    run_free(&r);
+    enqueue("20", in_dir("urls"));
     int err = open(in_dir("a.err"), O_WRONLY | O_CREAT, 0644);
     pid_t a = run_spawn(FETCHALL_ARGV("worker", "--redis", redis_arg, "--name",
                                       "a", "-o", in_dir("out")),
@@ -486,11 +481,7 @@ START_TEST(a_signal_leaves_no_part_files)
     kill(a, SIGTERM);
     ck_assert_int_eq(run_reap(a), 128 + SIGTERM);
     ck_assert_int_eq(parts(), 0);
-    f = fopen(in_dir("a.err"), "r");
-    char text[4096];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
+    const char *text = text_of("a.err");
     ck_assert_ptr_nonnull(strstr(text, "its 2 chunks go to other workers"));
 }
 END_TEST

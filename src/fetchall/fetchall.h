@@ -109,6 +109,10 @@ int part_open(outdir *d, part *p, size_t index);
 int part_write(part *p, const char *data, size_t len);
 /* A failed attempt's bytes out again (the request is retried). */
 int part_truncate(part *p);
+/* A chunk of body index (a fetch_data_cb's): into its temporary file,
+   opened at the first; NULL: the attempt failed and is retried, so the
+   file is emptied again. 0 or an errno value. */
+int part_data(outdir *d, part *p, size_t index, const char *data, size_t len);
 /* Complete: rename it to DIR/N (an empty body creates it first). */
 int part_commit(outdir *d, part *p, size_t index);
 /* Failed: remove it, and with --clobber an earlier run's DIR/N. */

@@ -138,6 +138,16 @@ int part_truncate(part *p)
     return 0;
 }
 
+int part_data(outdir *d, part *p, size_t index, const char *data, size_t len)
+{
+    int rc;
+    if (!data) /* the attempt failed and is retried: empty the file again */
+        return p->fd < 0 ? 0 : part_truncate(p);
+    if (p->fd < 0 && (rc = part_open(d, p, index)) != 0)
+        return rc;
+    return part_write(p, data, len);
+}
+
 /* Off the list and out of DIR, under the lock (a signal may have been
    first). */
 static void drop(outdir *d, part *p)

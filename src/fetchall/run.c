@@ -189,20 +189,12 @@ static void on_done(fetch_task *task, void *arg)
     maybe_end(r);
 }
 
-/* A chunk of a body for -o, on the loop that carries it: into its
-   temporary file. NULL: the attempt failed and will be retried: empty the
-   file again. */
+/* A chunk of a body for -o, on the loop that carries it. */
 static int to_part(fetch_task *task, const char *p, size_t len, void *arg)
 {
     slot *s = arg;
-    outdir *dir = s->r->cfg->out.dir;
-    int rc;
     (void)task;
-    if (!p)
-        return s->part.fd < 0 ? 0 : part_truncate(&s->part);
-    if (s->part.fd < 0 && (rc = part_open(dir, &s->part, s->index)) != 0)
-        return rc;
-    return part_write(&s->part, p, len);
+    return part_data(s->r->cfg->out.dir, &s->part, s->index, p, len);
 }
 
 static void submit(runner *r, const char *url, size_t index)

@@ -204,21 +204,13 @@ static void ack(worker *w, chunk *c)
     evbuffer_free(b);
 }
 
-/* The body: into -o DIR's temporary file, or nowhere. NULL: the attempt
-   failed and is retried: empty the file again. */
+/* The body: into -o DIR's temporary file, or nowhere. */
 static int on_data(fetch_task *task, const char *p, size_t len, void *arg)
 {
     wslot *s = arg;
     outdir *dir = s->c->w->out.dir;
-    int rc;
     (void)task;
-    if (!dir)
-        return 0;
-    if (!p)
-        return s->part.fd < 0 ? 0 : part_truncate(&s->part);
-    if (s->part.fd < 0 && (rc = part_open(dir, &s->part, s->index)) != 0)
-        return rc;
-    return part_write(&s->part, p, len);
+    return dir ? part_data(dir, &s->part, s->index, p, len) : 0;
 }
 
 static void on_done(fetch_task *task, void *arg)
