@@ -98,13 +98,14 @@ const char rqueue_ack[] =
     "end\n"
 
 /* KEYS work done results dead; ARGV group consumer min-idle-ms count
-   max-deliveries. Takes over entries idle longer than min-idle (their
-   worker died or stalled); an entry delivered more than max-deliveries
-   times goes to the dead letters instead. Returns the entries taken, as
-   XREADGROUP does. */
+   max-deliveries cursor. Takes over entries idle longer than min-idle
+   (their worker died or stalled), looking at the pending list from cursor
+   on; an entry delivered more than max-deliveries times goes to the dead
+   letters instead. Returns {the next cursor ("0-0": from the start
+   again), the entries taken, as XREADGROUP gives them}. */
 const char rqueue_reclaim[] = DEAD_FUNCTION
     "local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3],\n"
-    "                     '0-0', 'COUNT', ARGV[4])\n"
+    "                     ARGV[6], 'COUNT', ARGV[4])\n"
     "local out = {}\n"
     "for _, e in ipairs(r[2]) do\n"
     "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)\n"
@@ -116,7 +117,7 @@ const char rqueue_reclaim[] = DEAD_FUNCTION
     "    table.insert(out, e)\n"
     "  end\n"
     "end\n"
-    "return out\n";
+    "return {r[1], out}\n";
 
 /* KEYS work done results dead; ARGV group id reason. A worker gives up on
    an entry it cannot use. */

@@ -68,6 +68,7 @@ struct worker {
     int group_ready, making_group;
     int own_read;       /* our own pending entries re-read */
     char own_after[64]; /* ... from after this ID */
+    char cursor[64];    /* where XAUTOCLAIM goes on in the pending list */
     int reading, reclaiming, checking, idle, ending;
     int outage;       /* connections down */
     int said_waiting; /* for enqueue */
@@ -401,7 +402,8 @@ static void on_reclaimed(redisAsyncContext *ac, void *reply, void *arg)
     w->reclaiming = 0;
     if (!r)
         return;
-    if (r->type != REDIS_REPLY_ARRAY) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING) {
         if (is_error(r, "NOGROUP"))
             w->group_ready = 0;
         else
@@ -409,10 +411,13 @@ static void on_reclaimed(redisAsyncContext *ac, void *reply, void *arg)
                 r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
         return;
     }
-    for (size_t i = 0; i < r->elements; i++)
-        take(w, r->element[i]);
-    if (r->elements == 0 && w->idle)
-        check_end(w);
+    const redisReply *taken = r->element[1];
+    int whole = !strcmp(w->cursor, "0-0"); /* this look began at the start */
+    snprintf(w->cursor, sizeof w->cursor, "%s", r->element[0]->str);
+    for (size_t i = 0; i < taken->elements; i++)
+        take(w, taken->element[i]);
+    if (!taken->elements && whole && !strcmp(w->cursor, "0-0") && w->idle)
+        check_end(w); /* nothing to take anywhere in the pending list */
     pump(w);
 }
 
@@ -427,8 +432,9 @@ static void reclaim(worker *w)
     snprintf(max, sizeof max, "%d", w->cl->max_deliveries);
     const char *argv[] = {"EVAL",    rqueue_reclaim, "4",       w->q.work,
                           w->q.done, w->q.results,   w->q.dead, rqueue_group,
-                          w->name,   idle,           count,     max};
-    if (rconn_command(&w->cmd, on_reclaimed, w, 0, 12, argv, NULL) == 0)
+                          w->name,   idle,           count,     max,
+                          w->cursor};
+    if (rconn_command(&w->cmd, on_reclaimed, w, 0, 13, argv, NULL) == 0)
         w->reclaiming = 1;
     w->next_reclaim = monotonic() + w->tick_s * 4;
 }
@@ -602,6 +608,7 @@ int worker_run(const cluster *cl, const config *cfg, int threads)
     w.want = (size_t)fo.max_concurrency + 1;
     w.tick_s = cl->claim_idle / 4 < 1 ? cl->claim_idle / 4 : 1;
     snprintf(w.own_after, sizeof w.own_after, "0");
+    snprintf(w.cursor, sizeof w.cursor, "0-0");
     fo.loops = threads;
     /* the rates hold across workers: Redis times the starts (hostgate.c),
        the client does not wait once more */
