@@ -65,6 +65,7 @@ struct worker {
     char where[300], name[256];
     TAILQ_HEAD(, chunk) chunks;
     size_t in_hand, want; /* URLs not finished; -j + 1 (see room()) */
+    size_t last_n;        /* URLs in the last chunk taken */
     int group_ready, making_group;
     int own_read;       /* our own pending entries re-read */
     char own_after[64]; /* ... from after this ID */
@@ -79,15 +80,18 @@ struct worker {
 
 static void pump(worker *w);
 
-/* May the worker take another chunk? While it holds fewer URLs than it
-   has slots (+1: a slot never waits for more than a read); beyond, up to
-   16 times as many, while slots stand idle because what it holds waits
-   for its host. Holding no more keeps the work where the slots are: at
-   the end of a queue no worker sits on chunks others could fetch. */
+/* May the worker take another chunk? While at least half a chunk (as the
+   last one was) would find free slots (want: -j + 1, so that a slot never
+   waits for more than a read), or with chunks of more than twice -j, while
+   any slot is free; beyond, up to 16 times as many, while slots stand idle
+   because what it holds waits for its host. Holding no more keeps the
+   work where the slots are: at the end of a queue no worker sits on URLs
+   that others could fetch. */
 static int room(worker *w)
 {
     fetch_stats st;
-    if (w->in_hand < w->want)
+    size_t half = w->last_n / 2 < w->want ? w->last_n / 2 : 0;
+    if (w->in_hand + half < w->want)
         return 1;
     if (w->in_hand >= 16 * w->want)
         return 0;
@@ -341,6 +345,7 @@ static void take(worker *w, const redisReply *e)
         return;
     }
     c->n = c->left = n;
+    w->last_n = n;
     TAILQ_INSERT_TAIL(&w->chunks, c, link);
     w->in_hand += n;
     for (size_t i = 0; i < n; i++) {
