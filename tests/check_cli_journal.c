@@ -271,6 +271,46 @@ START_TEST(stdout_and_stdin_resume_too)
 }
 END_TEST
 
+/* Killed after a body was renamed into DIR, before the journal said so:
+   the journal has its header only, DIR a result. The rerun takes DIR as
+   its own (it is), and fetches that request again. */
+START_TEST(a_result_in_place_but_not_recorded)
+{
+    scratch();
+    char journal[128], out[128], urls[128], list[256];
+    snprintf(journal, sizeof journal, "%s", in_dir("journal"));
+    snprintf(out, sizeof out, "%s", in_dir("out"));
+    snprintf(urls, sizeof urls, "%s", in_dir("urls"));
+    snprintf(list, sizeof list, "%s", ts_url(&srv, "/bytes/5\n"));
+    write_file(urls, list);
+    run_result r;
+    /* the first run gets as far as its journal's header */
+    RUN(&r, NULL, "--journal", journal, "-o", out, "-i", "/dev/null");
+    ck_assert_int_eq(r.status, 2); /* no URLs */
+    run_free(&r);
+    ck_assert(mkdir(out, 0755) == 0 || errno == EEXIST); /* -o made it */
+    write_file(in_dir("out/1"), "half");
+    RUN(&r, NULL, "--journal", journal, "-o", out, "-i", urls);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_ptr_nonnull(strstr(r.err, "resuming: 0 of 1 done"));
+    run_free(&r);
+    unsigned char done[2];
+    ck_assert_uint_eq(read_journal(journal, done, 1), 1);
+    char *body = expected_bytes(5), got[16] = "";
+    FILE *f = fopen(in_dir("out/1"), "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(got, 1, sizeof got - 1, f), 5);
+    fclose(f);
+    ck_assert_str_eq(got, body);
+    free(body);
+    /* a new journal does not make an earlier run's DIR its own */
+    RUN(&r, NULL, "--journal", in_dir("other"), "-o", out, "-i", urls);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    scratch_free();
+}
+END_TEST
+
 START_TEST(a_torn_line_and_failures)
 {
     scratch();
@@ -339,6 +379,7 @@ static Suite *journal_suite(void)
     tcase_add_test(tc, resume_after_kill_9_at_random_moments);
     tcase_add_test(tc, stdout_and_stdin_resume_too);
     tcase_add_test(tc, a_torn_line_and_failures);
+    tcase_add_test(tc, a_result_in_place_but_not_recorded);
     suite_add_tcase(s, tc);
     return s;
 }

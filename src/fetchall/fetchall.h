@@ -59,6 +59,7 @@ typedef struct journal {
     const char *path;
     struct evbuffer *pending; /* lines whose results are not in place yet */
     int header, torn, dirty;
+    int earlier; /* it was there, of the same options: an earlier run's */
     size_t cap, recorded, failed; /* requests recorded, failed of them */
     uint32_t *hash;               /* by index: its URL's hash */
     unsigned char *state;         /* by index: 0 none, 1 ok, 2 failed */

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,20 @@ int input_open(input *in, char **args, int nargs, const char *const *paths,
     return 0;
 }
 
+/* Can the event loop wait for fd? epoll takes pipes, sockets and
+   terminals, not regular files nor /dev/null (EPERM); libevent would
+   only find out at its next dispatch, and never report it readable. */
+static int pollable(int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    int ep = epoll_create1(EPOLL_CLOEXEC), ok;
+    if (ep < 0)
+        return 1;
+    ok = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0 || errno != EPERM;
+    close(ep);
+    return ok;
+}
+
 /* The next input, if any. 0, or -1 at the end or on an error. */
 static int next_file(input *in)
 {
@@ -75,7 +90,8 @@ static int next_file(input *in)
         return -1;
     }
     in->eof = 0;
-    in->direct = fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode);
+    in->direct =
+        (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode)) || !pollable(in->fd);
     return 0;
 }
 

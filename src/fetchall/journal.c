@@ -159,6 +159,7 @@ int journal_open(journal *j, const char *path, const char *fingerprint,
             return -1;
         }
     }
+    j->earlier = j->header;
     if (!j->header) { /* a new journal */
         char head[128];
         int hl = snprintf(head, sizeof head,

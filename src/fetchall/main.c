@@ -842,7 +842,9 @@ static int fetch_all(args *a, char **urls, int n_urls)
             return 2;
         }
         cfg->journal = &jr;
-        resuming = jr.recorded > 0;
+        /* an earlier run of this command: DIR holds its results, also
+           one renamed into place just before a kill could record it */
+        resuming = jr.earlier;
         if (resuming && !cfg->out.quiet) {
             char of[64] = "";
             if (cfg->total != (size_t)-1)
