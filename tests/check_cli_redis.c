@@ -447,6 +447,33 @@ START_TEST(rates_hold_across_workers)
 }
 END_TEST
 
+START_TEST(per_host_holds_across_workers)
+{
+    enum { N = 24 };
+    run_result r;
+    size_t dead;
+    enqueue("4", url_file("urls", N, 400));
+    /* three workers, 2 in flight on the host in all */
+    pid_t w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = run_spawn(FETCHALL_ARGV("worker", "--redis", redis_arg,
+                                       "--per-host", "2", "--claim-idle", "2"),
+                         -1, -1, -1, 0);
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
+    run_free(&r);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(run_reap(w[i]), 0);
+    long inflight, max, total;
+    ts_stats(&srv, &inflight, &max, &total);
+    ck_assert_int_eq(total, N);
+    ck_assert_int_le(max, 2);
+    /* the slots were given back */
+    ck_assert_int_eq(redis_int("EXISTS %s", "{fetchall}:slots:127.0.0.1"), 0);
+}
+END_TEST
+
 /* How many names in dir/out hold "part" (a body being written). */
 static int parts(void)
 {
@@ -541,6 +568,7 @@ int main(void)
     tcase_add_test(tc, dead_letters);
     tcase_add_test(tc, redis_restarted_mid_run);
     tcase_add_test(tc, rates_hold_across_workers);
+    tcase_add_test(tc, per_host_holds_across_workers);
     tcase_add_test(tc, a_signal_leaves_no_part_files);
     tcase_add_test(tc, usage_errors);
     suite_add_tcase(s, tc);

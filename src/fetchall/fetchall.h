@@ -373,14 +373,22 @@ extern const char *const rqueue_group;
 extern const char rqueue_enqueue[], rqueue_finish[], rqueue_ack[],
     rqueue_reclaim[], rqueue_dead[], rqueue_state[];
 
-/* hostgate.c: --rate, --host-rate, --delay over all workers of a queue
-   (start times leased from Redis; see there). NULL when fo sets none. */
+/* hostgate.c: --rate, --host-rate, --delay and --per-host over all workers
+   of a queue (start times and slots leased from Redis; see there). NULL
+   when fo sets none. holder: the worker's name; slot_ttl: seconds a slot
+   lease lasts unless renewed. */
 typedef struct hostgate hostgate;
 hostgate *hostgate_new(struct event_base *base, rconn *rc, const rqueue *q,
-                       const fetch_options *fo,
-                       void (*start)(void *item, void *arg), void *arg);
+                       const fetch_options *fo, const char *holder,
+                       double slot_ttl, void (*start)(void *item, void *arg),
+                       void *arg);
 /* item waits for its URL's host's turn; then start(item, arg). */
 void hostgate_add(hostgate *g, const char *url, void *item);
+/* A request started by the gate finished: its slot carries the host's
+   next one, or goes back. */
+void hostgate_done(hostgate *g, const char *url);
+/* Renew the slots held (each tick). */
+void hostgate_renew(hostgate *g);
 /* Items waiting for their host's turn (0 for NULL). */
 size_t hostgate_waiting(const hostgate *g);
 /* rc is back: lease what went unanswered. */

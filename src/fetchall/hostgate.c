@@ -1,14 +1,21 @@
 /*
- * --rate, --host-rate and --delay across every worker of a queue: the
- * start times are handed out by Redis, so that they hold however many
- * workers fetch from one host. Each limit is a GCRA schedule in Redis (the
- * time the next start is due: one key per host, one for the whole queue);
- * a worker leases a few start times at once (what half a second of the
+ * --rate, --host-rate, --delay and --per-host across every worker of a
+ * queue: Redis hands out the start times and the slots, so that they hold
+ * however many workers fetch from one host. Each limit is a GCRA schedule in
+ * Redis (the time the next start is due: one key per host, one for the whole
+ * queue); a worker leases a few start times at once (what half a second of the
  * rate allows, no more than it has URLs waiting for that host), and starts
  * each request at its time, on a timer. Redis is asked once per lease, not
  * once per request. A lease that goes unused (its worker died) is time
  * lost, never a start too many; a start is early or late by at most the
  * lease's round trip to Redis.
+ *
+ * --per-host N: a host's slots are members of a sorted set in Redis, each
+ * scored with the time its lease runs out; a worker takes as many as it
+ * has requests waiting for (while fewer than N are held in all), keeps a
+ * slot for the host's next request, gives it back when it has none, and
+ * renews what it holds every tick. A dead worker's slots run out after
+ * --claim-idle, so its host is not held up for longer.
  */
 #define _DEFAULT_SOURCE /* random */
 #include <stdlib.h>
@@ -37,6 +44,9 @@ typedef struct host {
     double *starts; /* leased start times (monotonic), in order */
     size_t n_starts, next_start;
     int leasing;
+    char **slots;         /* --per-host: the slots leased (their members) */
+    size_t n_slots, busy; /* ... and how many carry a request */
+    int acquiring;
     struct event *timer;
     struct host *next; /* in its bucket */
 } host;
@@ -47,6 +57,10 @@ struct hostgate {
     const rqueue *q;
     double host_interval, all_interval; /* seconds between starts; 0 */
     int random_delay;                   /* host_interval x 0.5-1.5 */
+    int timed;                          /* either interval is set */
+    int per_host;                       /* --per-host over all, or 0 */
+    double slot_ttl;                    /* seconds a slot lease lasts */
+    const char *holder;                 /* the worker's name */
     void (*start)(void *item, void *arg);
     void *arg;
     size_t waiting; /* in every host's queue */
@@ -76,16 +90,49 @@ static const char lease_script[] =
     "if ia > 0 then keep(KEYS[2], ta) end\n"
     "return out\n";
 
+/* KEYS slots sequence; ARGV limit holder want ttl-ms. Up to want slots
+   while fewer than limit are held (leases run out at their score). */
+static const char acquire_script[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "local free = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[1])\n"
+    "local got = {}\n"
+    "for i = 1, math.min(free, tonumber(ARGV[3])) do\n"
+    "  local m = ARGV[2] .. ':' .. redis.call('INCR', KEYS[2])\n"
+    "  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), m)\n"
+    "  got[i] = m\n"
+    "end\n"
+    "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)\n"
+    "return got\n";
+
+/* KEYS the slot sets; ARGV ttl-ms, then for each key: a count and that
+   many members. Their leases run out ttl from now. */
+static const char renew_script[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local a = 2\n"
+    "for k = 1, #KEYS do\n"
+    "  for i = 1, tonumber(ARGV[a]) do\n"
+    "    redis.call('ZADD', KEYS[k], 'XX', now + tonumber(ARGV[1]),\n"
+    "               ARGV[a + i])\n"
+    "  end\n"
+    "  a = a + tonumber(ARGV[a]) + 1\n"
+    "  redis.call('PEXPIRE', KEYS[k], tonumber(ARGV[1]) * 2)\n"
+    "end\n"
+    "return 1\n";
+
 hostgate *hostgate_new(struct event_base *base, rconn *rc, const rqueue *q,
-                       const fetch_options *fo,
-                       void (*start)(void *item, void *arg), void *arg)
+                       const fetch_options *fo, const char *holder,
+                       double slot_ttl, void (*start)(void *item, void *arg),
+                       void *arg)
 {
     double host_interval = 0;
     if (fo->host_rate > 0)
         host_interval = 1 / fo->host_rate;
     if (fo->host_delay > host_interval)
         host_interval = fo->host_delay;
-    if (!host_interval && !(fo->rate > 0))
+    if (!host_interval && !(fo->rate > 0) && !fo->max_per_host)
         return NULL; /* nothing to share */
     hostgate *g = calloc(1, sizeof *g);
     if (!g)
@@ -96,6 +143,10 @@ hostgate *hostgate_new(struct event_base *base, rconn *rc, const rqueue *q,
     g->host_interval = host_interval;
     g->random_delay = fo->random_delay && fo->host_delay > 0;
     g->all_interval = fo->rate > 0 ? 1 / fo->rate : 0;
+    g->timed = host_interval > 0 || g->all_interval > 0;
+    g->per_host = fo->max_per_host;
+    g->slot_ttl = slot_ttl;
+    g->holder = holder;
     g->start = start;
     g->arg = arg;
     return g;
@@ -130,22 +181,42 @@ static void arm(host *h, double at)
     evtimer_add(h->timer, &tv);
 }
 
-/* Start what is due; then wait for the next leased time, or lease more. */
+static void acquire(host *h);
+static void release_spare(host *h);
+
+/* A start time is due (or none is needed). */
+static int due(const host *h, double now)
+{
+    return !h->g->timed ||
+           (h->next_start < h->n_starts && h->starts[h->next_start] <= now);
+}
+
+/* Start what has its time and a slot; then wait for the next leased
+   time, or lease more times or slots. */
 static void run_host(host *h)
 {
+    hostgate *g = h->g;
     double now = monotonic();
-    while (h->queued && h->next_start < h->n_starts &&
-           h->starts[h->next_start] <= now) {
+    while (h->queued && (!g->per_host || h->busy < h->n_slots) && due(h, now)) {
         waiting *w = TAILQ_FIRST(&h->queue);
         TAILQ_REMOVE(&h->queue, w, link);
         h->queued--;
-        h->g->waiting--;
-        h->next_start++;
-        h->g->start(w->item, h->g->arg);
+        g->waiting--;
+        if (g->timed)
+            h->next_start++;
+        if (g->per_host)
+            h->busy++;
+        g->start(w->item, g->arg);
         free(w);
     }
-    if (!h->queued)
+    if (!h->queued) {
+        release_spare(h);
         return;
+    }
+    if (g->per_host && h->busy >= h->n_slots) {
+        acquire(h); /* the slots first: times would run out meanwhile */
+        return;
+    }
     if (h->next_start < h->n_starts)
         arm(h, h->starts[h->next_start]);
     else
@@ -206,6 +277,76 @@ static void lease(host *h)
         h->leasing = 1;
 }
 
+static void slot_key(const host *h, char *key, size_t len)
+{
+    snprintf(key, len, "{%s}:slots:%s", h->g->q->name, h->name);
+}
+
+static void on_acquired(redisAsyncContext *ac, void *reply, void *arg)
+{
+    host *h = arg;
+    redisReply *r = reply;
+    (void)ac;
+    rconn_replied(h->g->rc);
+    h->acquiring = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return; /* down: hostgate_kick() asks again */
+    char **s = realloc(h->slots, (h->n_slots + r->elements + 1) * sizeof *s);
+    if (!s)
+        fatal("out of memory");
+    h->slots = s;
+    for (size_t i = 0; i < r->elements; i++)
+        if (!(h->slots[h->n_slots++] = strdup(r->element[i]->str)))
+            fatal("out of memory");
+    if (r->elements)
+        run_host(h);
+    else /* all held by other workers: ask again soon */
+        arm(h, monotonic() + 0.05 + 0.1 * (double)random() / RAND_MAX);
+}
+
+/* Ask Redis for slots for this host's waiting requests. */
+static void acquire(host *h)
+{
+    hostgate *g = h->g;
+    size_t want = h->queued;
+    if ((size_t)g->per_host - h->n_slots < want)
+        want = (size_t)g->per_host - h->n_slots;
+    if (h->acquiring || !want || evtimer_pending(h->timer, NULL))
+        return;
+    char key[600], seq[320], limit[24], n[24], ttl[32];
+    slot_key(h, key, sizeof key);
+    snprintf(seq, sizeof seq, "{%s}:slotseq", g->q->name);
+    snprintf(limit, sizeof limit, "%d", g->per_host);
+    snprintf(n, sizeof n, "%zu", want);
+    snprintf(ttl, sizeof ttl, "%.0f", g->slot_ttl * 1000);
+    const char *argv[] = {"EVAL", acquire_script, "2", key, seq,
+                          limit,  g->holder,      n,   ttl};
+    if (rconn_command(g->rc, on_acquired, h, 0, 9, argv, NULL) == 0)
+        h->acquiring = 1;
+}
+
+static void on_released(redisAsyncContext *ac, void *reply, void *arg)
+{
+    hostgate *g = arg;
+    (void)ac;
+    (void)reply;
+    rconn_replied(g->rc);
+}
+
+/* Slots that carry nothing go back (if Redis cannot be told, their
+   leases run out). */
+static void release_spare(host *h)
+{
+    char key[600];
+    slot_key(h, key, sizeof key);
+    while (h->n_slots > h->busy) {
+        char *m = h->slots[--h->n_slots];
+        const char *argv[] = {"ZREM", key, m};
+        rconn_command(h->g->rc, on_released, h->g, 0, 3, argv, NULL);
+        free(m);
+    }
+}
+
 /* The host of url, as libcurl reads it ("" when it has none). */
 static void host_of(const char *url, char *out, size_t len)
 {
@@ -238,6 +379,61 @@ void hostgate_add(hostgate *g, const char *url, void *item)
         run_host(h);
 }
 
+void hostgate_done(hostgate *g, const char *url)
+{
+    char name[256];
+    if (!g->per_host)
+        return;
+    host_of(url, name, sizeof name);
+    host *h = find(g, name);
+    if (h->busy)
+        h->busy--;
+    run_host(h); /* the slot carries the host's next request, or goes */
+}
+
+void hostgate_renew(hostgate *g)
+{
+    size_t nkeys = 0, nargs = 0;
+    if (!g || !g->per_host)
+        return;
+    for (size_t b = 0; b < BUCKETS; b++)
+        for (host *h = g->buckets[b]; h; h = h->next)
+            if (h->n_slots) {
+                nkeys++;
+                nargs += 1 + h->n_slots;
+            }
+    if (!nkeys)
+        return;
+    const char **argv = calloc(4 + nkeys + nargs, sizeof *argv);
+    char(*keys)[600] = calloc(nkeys, sizeof *keys);
+    char nk[24], ttl[32], (*counts)[24] = calloc(nkeys, sizeof *counts);
+    if (!argv || !keys || !counts)
+        fatal("out of memory");
+    size_t k = 0, a = 3 + nkeys;
+    snprintf(nk, sizeof nk, "%zu", nkeys);
+    snprintf(ttl, sizeof ttl, "%.0f", g->slot_ttl * 1000);
+    argv[0] = "EVAL";
+    argv[1] = renew_script;
+    argv[2] = nk;
+    argv[a++] = ttl;
+    for (size_t b = 0; b < BUCKETS; b++)
+        for (host *h = g->buckets[b]; h; h = h->next) {
+            if (!h->n_slots)
+                continue;
+            slot_key(h, keys[k], sizeof keys[k]);
+            argv[3 + k] = keys[k];
+            snprintf(counts[k], sizeof counts[k], "%zu", h->n_slots);
+            argv[a++] = counts[k];
+            for (size_t i = 0; i < h->n_slots; i++)
+                argv[a++] = h->slots[i];
+            k++;
+        }
+    rconn_command(g->rc, on_released, g, 0, (int)a, argv, NULL);
+    free(argv);
+    free(keys);
+    free(counts);
+}
+
 size_t hostgate_waiting(const hostgate *g)
 {
     return g ? g->waiting : 0;
@@ -247,8 +443,8 @@ void hostgate_kick(hostgate *g)
 {
     for (size_t b = 0; b < BUCKETS; b++)
         for (host *h = g->buckets[b]; h; h = h->next)
-            if (h->queued && !h->leasing && h->next_start >= h->n_starts)
-                lease(h);
+            if (h->queued && !h->leasing && !h->acquiring)
+                run_host(h);
 }
 
 void hostgate_free(hostgate *g)
@@ -266,6 +462,9 @@ void hostgate_free(hostgate *g)
             }
             if (h->timer)
                 event_free(h->timer);
+            while (h->n_slots)
+                free(h->slots[--h->n_slots]);
+            free(h->slots);
             free(h->starts);
             free(h->name);
             free(h);

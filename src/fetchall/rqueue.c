@@ -19,6 +19,9 @@
  *                   given up on
  *   {NAME}:dead     stream of the chunks given up on: id, first, n, urls,
  *                   reason, deliveries
+ *   {NAME}:rate, {NAME}:host:HOST, {NAME}:slots:HOST, {NAME}:slotseq
+ *                   the rates' schedules and the per-host slots shared by
+ *                   the workers (hostgate.c)
  */
 #include <stdio.h>
 

@@ -237,6 +237,8 @@ static void on_done(fetch_task *task, void *arg)
     c->lines[i] =
         output_record(&w->out, s->index, task, error, w->name, &c->lens[i]);
     fetch_task_free(task);
+    if (w->gate)
+        hostgate_done(w->gate, s->url);
     if (error)
         w->failed++;
     else
@@ -569,6 +571,7 @@ static void on_tick(evutil_socket_t fd, short ev, void *arg)
     }
     if (now >= w->next_reclaim && w->group_ready)
         reclaim(w);
+    hostgate_renew(w->gate);
     pump(w); /* acknowledgements that failed go again */
 }
 
@@ -616,13 +619,14 @@ int worker_run(const cluster *cl, const config *cfg, int threads)
     snprintf(w.cursor, sizeof w.cursor, "0-0");
     fo.loops = threads;
     /* the rates hold across workers: Redis times the starts (hostgate.c),
-       the client does not wait once more */
+       the client does not wait once more; --per-host holds in both */
     fo.rate = fo.host_rate = fo.host_delay = 0;
     fo.random_delay = 0;
     if (!(w.client = fetch_client_new(&fo, NULL, &err)))
         fatal(fetch_strerror(err));
     w.base = fetch_client_base(w.client);
-    w.gate = hostgate_new(w.base, &w.cmd, &w.q, &cfg->fo, start, &w);
+    w.gate = hostgate_new(w.base, &w.cmd, &w.q, &cfg->fo, w.name,
+                          cl->claim_idle > 1 ? cl->claim_idle : 1, start, &w);
     struct timeval tv = {(time_t)w.tick_s,
                          (suseconds_t)((w.tick_s - (time_t)w.tick_s) * 1e6)};
     if (!(w.tick = event_new(w.base, -1, EV_PERSIST, on_tick, &w)) ||
