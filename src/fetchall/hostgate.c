@@ -1,7 +1,7 @@
 /*
  * --rate, --host-rate, --delay and --per-host across every worker of a
  * queue: Redis hands out the start times and the slots, so that they hold
- * however many workers fetch from one host. Each limit is a GCRA schedule in
+ * however many workers fetch from one host. Each rate is a GCRA schedule in
  * Redis (the time the next start is due: one key per host, one for the whole
  * queue); a worker leases a few start times at once (what half a second of the
  * rate allows, no more than it has URLs waiting for that host), and starts
