@@ -200,6 +200,17 @@ static size_t check_results(const char *out, size_t n, int any_order,
     return ok;
 }
 
+/* fetchall results: n records, each position once, in order, all ok. */
+static void all_ok(size_t n)
+{
+    run_result r;
+    size_t dead;
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(check_results(r.out, n, 0, &dead), n);
+    run_free(&r);
+}
+
 START_TEST(enqueue_is_idempotent)
 {
     run_result r;
@@ -272,8 +283,6 @@ END_TEST
 START_TEST(a_killed_workers_chunks_are_taken_over)
 {
     enum { N = 300 };
-    run_result r;
-    size_t dead;
     enqueue("25", url_file("urls", N, 300));
     pid_t a = worker("a", NULL, "10", "1", "5");
     wait_pending();
@@ -283,10 +292,7 @@ START_TEST(a_killed_workers_chunks_are_taken_over)
         redis_int("XPENDING %s workers - + 1000 a", "{fetchall}:work");
     ck_assert_int_gt(held, 0);
     pid_t b = worker("b", "b.err", "40", "1", "5");
-    RUN(&r, NULL, "results", "--redis", redis_arg);
-    ck_assert_int_eq(r.status, 0);
-    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
-    run_free(&r);
+    all_ok(N);
     ck_assert_int_eq(run_reap(b), 0);
     ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 0);
     ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), N / 25);
@@ -301,7 +307,6 @@ START_TEST(exactly_once_with_3_workers_and_a_kill_9)
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     for (int round = 0; round < ROUNDS; round++) {
         run_result r;
-        size_t dead;
         char queue_flush[64];
         snprintf(queue_flush, sizeof queue_flush, "FLUSHALL");
         redisContext *c = rc();
@@ -319,10 +324,7 @@ START_TEST(exactly_once_with_3_workers_and_a_kill_9)
         int victim = rand() % 3;
         usleep((useconds_t)(100000 + rand() % 1900000));
         kill(w[victim], SIGKILL);
-        RUN(&r, NULL, "results", "--redis", redis_arg);
-        ck_assert_int_eq(r.status, 0);
-        ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
-        run_free(&r);
+        all_ok(N);
         for (int i = 0; i < 3; i++) {
             int status = run_reap(w[i]);
             if (i != victim)
@@ -390,8 +392,6 @@ END_TEST
 START_TEST(redis_restarted_mid_run)
 {
     enum { N = 300 };
-    run_result r;
-    size_t dead;
     redis_stop();
     redis_start(1);
     enqueue("10", url_file("urls", N, 300));
@@ -406,10 +406,7 @@ START_TEST(redis_restarted_mid_run)
     waitpid(redis_pid, NULL, 0);
     usleep(1500000);
     redis_start(1);
-    RUN(&r, NULL, "results", "--redis", redis_arg);
-    ck_assert_int_eq(r.status, 0);
-    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
-    run_free(&r);
+    all_ok(N);
     ck_assert_int_eq(run_reap(a), 0);
     const char *text = text_of("a.err");
     ck_assert_ptr_nonnull(strstr(text, "results wait until it is back"));
@@ -420,8 +417,6 @@ END_TEST
 START_TEST(rates_hold_across_workers)
 {
     enum { N = 30 };
-    run_result r;
-    size_t dead;
     FILE *f = fopen(in_dir("urls"), "w");
     for (int i = 1; i <= N; i++)
         fprintf(f, "%s\n", ts_url(&srv, "/bytes/10?i=%d", i));
@@ -433,10 +428,7 @@ START_TEST(rates_hold_across_workers)
         w[i] = run_spawn(
             FETCHALL_ARGV("worker", "--redis", redis_arg, "--host-rate", "20"),
             -1, -1, -1, 0);
-    RUN(&r, NULL, "results", "--redis", redis_arg);
-    ck_assert_int_eq(r.status, 0);
-    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
-    run_free(&r);
+    all_ok(N);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(run_reap(w[i]), 0);
     size_t n;
@@ -450,8 +442,6 @@ END_TEST
 START_TEST(per_host_holds_across_workers)
 {
     enum { N = 24 };
-    run_result r;
-    size_t dead;
     enqueue("4", url_file("urls", N, 400));
     /* three workers, 2 in flight on the host in all */
     pid_t w[3];
@@ -459,10 +449,7 @@ START_TEST(per_host_holds_across_workers)
         w[i] = run_spawn(FETCHALL_ARGV("worker", "--redis", redis_arg,
                                        "--per-host", "2", "--claim-idle", "2"),
                          -1, -1, -1, 0);
-    RUN(&r, NULL, "results", "--redis", redis_arg);
-    ck_assert_int_eq(r.status, 0);
-    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
-    run_free(&r);
+    all_ok(N);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(run_reap(w[i]), 0);
     long inflight, max, total;
