@@ -138,6 +138,18 @@ static void enqueue(const char *chunk, const char *path)
     run_free(&r);
 }
 
+/* ... refused (exit 2), saying so. */
+static void enqueue_refused(const char *chunk, const char *path,
+                            const char *says)
+{
+    run_result r;
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", chunk, "-i",
+        path);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, says));
+    run_free(&r);
+}
+
 static pid_t worker(const char *name, const char *err_file, const char *j,
                     const char *claim_idle, const char *max_deliveries)
 {
@@ -228,22 +240,11 @@ START_TEST(enqueue_is_idempotent)
     run_free(&r);
     ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 12);
     /* another chunk size, other URLs, another length: refused */
-    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "40", "-i", list);
-    ck_assert_int_eq(r.status, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "filled with --chunk 50"));
-    run_free(&r);
-    const char *other = url_file("other", 600, 11);
-    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "50", "-i",
-        other);
-    ck_assert_int_eq(r.status, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "holds other URLs at position 1"));
-    run_free(&r);
-    const char *shorter = url_file("shorter", 500, 10);
-    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "--chunk", "50", "-i",
-        shorter);
-    ck_assert_int_eq(r.status, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "input of another length"));
-    run_free(&r);
+    enqueue_refused("40", list, "filled with --chunk 50");
+    enqueue_refused("50", url_file("other", 600, 11),
+                    "holds other URLs at position 1");
+    enqueue_refused("50", url_file("shorter", 500, 10),
+                    "input of another length");
     ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 12);
     /* another queue takes it; stdin works too */
     RUN(&r, "http://127.0.0.1:1/a\nhttp://127.0.0.1:1/b\n", "enqueue",

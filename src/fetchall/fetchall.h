@@ -360,6 +360,8 @@ void rconn_start(rconn *rc);
 int rconn_command(rconn *rc, rconn_cb *cb, void *arg, double extra, int argc,
                   const char **argv, const size_t *argvlen);
 void rconn_replied(rconn *rc);
+/* A command whose reply does not matter (lost when down). */
+void rconn_send(rconn *rc, int argc, const char **argv, const size_t *argvlen);
 /* Pending callbacks run with NULL; then it is gone. */
 void rconn_close(rconn *rc);
 
@@ -382,11 +384,13 @@ hostgate *hostgate_new(struct event_base *base, rconn *rc, const rqueue *q,
                        const fetch_options *fo, const char *holder,
                        double slot_ttl, void (*start)(void *item, void *arg),
                        void *arg);
-/* item waits for its URL's host's turn; then start(item, arg). */
-void hostgate_add(hostgate *g, const char *url, void *item);
+/* item waits for its URL's host's turn; then start(item, arg). Returns
+   the host, for hostgate_done(). */
+typedef struct gate_host gate_host;
+gate_host *hostgate_add(hostgate *g, const char *url, void *item);
 /* A request started by the gate finished: its slot carries the host's
    next one, or goes back. */
-void hostgate_done(hostgate *g, const char *url);
+void hostgate_done(hostgate *g, gate_host *h);
 /* Renew the slots held (each tick). */
 void hostgate_renew(hostgate *g);
 /* Items waiting for their host's turn (0 for NULL). */

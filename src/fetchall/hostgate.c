@@ -36,7 +36,7 @@ typedef struct waiting {
     TAILQ_ENTRY(waiting) link;
 } waiting;
 
-typedef struct host {
+typedef struct gate_host {
     hostgate *g;
     char *name;
     TAILQ_HEAD(, waiting) queue;
@@ -48,7 +48,7 @@ typedef struct host {
     size_t n_slots, busy; /* ... and how many carry a request */
     int acquiring;
     struct event *timer;
-    struct host *next; /* in its bucket */
+    struct gate_host *next; /* in its bucket */
 } host;
 
 struct hostgate {
@@ -325,14 +325,6 @@ static void acquire(host *h)
         h->acquiring = 1;
 }
 
-static void on_released(redisAsyncContext *ac, void *reply, void *arg)
-{
-    hostgate *g = arg;
-    (void)ac;
-    (void)reply;
-    rconn_replied(g->rc);
-}
-
 /* Slots that carry nothing go back (if Redis cannot be told, their
    leases run out). */
 static void release_spare(host *h)
@@ -342,7 +334,7 @@ static void release_spare(host *h)
     while (h->n_slots > h->busy) {
         char *m = h->slots[--h->n_slots];
         const char *argv[] = {"ZREM", key, m};
-        rconn_command(h->g->rc, on_released, h->g, 0, 3, argv, NULL);
+        rconn_send(h->g->rc, 3, argv, NULL);
         free(m);
     }
 }
@@ -363,7 +355,7 @@ static void host_of(const char *url, char *out, size_t len)
     curl_url_cleanup(u);
 }
 
-void hostgate_add(hostgate *g, const char *url, void *item)
+gate_host *hostgate_add(hostgate *g, const char *url, void *item)
 {
     char name[256];
     host_of(url, name, sizeof name);
@@ -377,15 +369,13 @@ void hostgate_add(hostgate *g, const char *url, void *item)
     g->waiting++;
     if (h->queued == 1)
         run_host(h);
+    return h;
 }
 
-void hostgate_done(hostgate *g, const char *url)
+void hostgate_done(hostgate *g, gate_host *h)
 {
-    char name[256];
     if (!g->per_host)
         return;
-    host_of(url, name, sizeof name);
-    host *h = find(g, name);
     if (h->busy)
         h->busy--;
     run_host(h); /* the slot carries the host's next request, or goes */
@@ -428,7 +418,7 @@ void hostgate_renew(hostgate *g)
                 argv[a++] = h->slots[i];
             k++;
         }
-    rconn_command(g->rc, on_released, g, 0, (int)a, argv, NULL);
+    rconn_send(g->rc, (int)a, argv, NULL);
     free(argv);
     free(keys);
     free(counts);

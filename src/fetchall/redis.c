@@ -317,6 +317,19 @@ int rconn_command(rconn *rc, rconn_cb *cb, void *arg, double extra, int argc,
     return 0;
 }
 
+/* A reply nobody waits for. */
+static void on_sent(redisAsyncContext *ac, void *reply, void *arg)
+{
+    (void)ac;
+    (void)reply;
+    rconn_replied(arg);
+}
+
+void rconn_send(rconn *rc, int argc, const char **argv, const size_t *argvlen)
+{
+    rconn_command(rc, on_sent, rc, 0, argc, argv, argvlen);
+}
+
 void rconn_replied(rconn *rc)
 {
     if (rc->outstanding && --rc->outstanding == 0)

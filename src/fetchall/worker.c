@@ -38,6 +38,7 @@ typedef struct wslot {
     chunk *c;
     size_t index;    /* position in the whole input */
     const char *url; /* in its chunk's urls */
+    gate_host *host; /* its host in the gate, or NULL */
     part part;       /* -o: the body's temporary file */
 } wslot;
 
@@ -238,7 +239,7 @@ static void on_done(fetch_task *task, void *arg)
         output_record(&w->out, s->index, task, error, w->name, &c->lens[i]);
     fetch_task_free(task);
     if (w->gate)
-        hostgate_done(w->gate, s->url);
+        hostgate_done(w->gate, s->host);
     if (error)
         w->failed++;
     else
@@ -247,14 +248,6 @@ static void on_done(fetch_task *task, void *arg)
     if (--c->left == 0)
         ack(w, c);
     pump(w);
-}
-
-static void on_given_up(redisAsyncContext *ac, void *reply, void *arg)
-{
-    worker *w = arg;
-    (void)ac;
-    (void)reply;
-    rconn_replied(&w->cmd);
 }
 
 /* An entry we cannot use: to the dead letters, with why. */
@@ -268,7 +261,7 @@ static void give_up(worker *w, const char *id, const char *why)
         len[i] = strlen(argv[i]);
     say(w, "%s: entry %s of queue %s is a dead letter: %s", w->name, id,
         w->q.name, why);
-    rconn_command(&w->cmd, on_given_up, w, 0, 10, argv, len);
+    rconn_send(&w->cmd, 10, argv, len);
 }
 
 static const redisReply *field(const redisReply *f, const char *name)
@@ -317,7 +310,7 @@ static void take(worker *w, const redisReply *e)
     if (f->type != REDIS_REPLY_ARRAY) {
         /* in our pending list, but deleted: done by another worker */
         const char *argv[] = {"XACK", w->q.work, rqueue_group, id};
-        rconn_command(&w->cmd, on_given_up, w, 0, 4, argv, NULL);
+        rconn_send(&w->cmd, 4, argv, NULL);
         return;
     }
     const redisReply *urls = field(f, "urls");
@@ -360,7 +353,7 @@ static void take(worker *w, const redisReply *e)
         s->url = p;
         s->part.fd = -1;
         if (w->gate) /* when Redis says its host's turn has come */
-            hostgate_add(w->gate, p, s);
+            s->host = hostgate_add(w->gate, p, s);
         else
             start(s, w);
         p = nl ? nl + 1 : p + strlen(p);
@@ -526,14 +519,6 @@ static void pump(worker *w)
         w->reading = 1;
 }
 
-static void on_heartbeat(redisAsyncContext *ac, void *reply, void *arg)
-{
-    worker *w = arg;
-    (void)ac;
-    (void)reply;
-    rconn_replied(&w->cmd);
-}
-
 /* Claim what we hold again (idle time back to 0), so that no other
    worker takes it from a live one. */
 static void heartbeat(worker *w)
@@ -555,7 +540,7 @@ static void heartbeat(worker *w)
     TAILQ_FOREACH(c, &w->chunks, link)
     argv[i++] = c->id;
     argv[i++] = "JUSTID";
-    rconn_command(&w->cmd, on_heartbeat, w, 0, (int)i, argv, NULL);
+    rconn_send(&w->cmd, (int)i, argv, NULL);
     free(argv);
 }
 
