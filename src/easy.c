@@ -46,16 +46,28 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose,
     return fd;
 }
 
-struct fetch__handle *fetch__handle_new(fetch_client *c)
+/* CURLOPT_PREREQFUNCTION: a request is about to go out on a connection
+   that is up (TCP, and TLS for https): the host was reached. Called again
+   for each redirect and each time libcurl sends the request anew itself
+   (a reused connection that had died, an HTTP/2 stream refused or above a
+   GOAWAY's last stream id). */
+static int on_request(void *arg, char *ip, char *local_ip, int port,
+                      int local_port)
 {
+    fetch_task *t = arg;
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    t->x.requests++;
+    return CURL_PREREQFUNC_OK;
+}
+
+/* Everything a handle carries from the client's options. */
+static void client_options(struct fetch__handle *h)
+{
+    const fetch_client *c = h->client;
     const fetch_options *o = &c->opts;
-    struct fetch__handle *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    if (!(h->easy = curl_easy_init())) {
-        free(h);
-        return NULL;
-    }
     CURL *e = h->easy;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     /* about 8 MiB in all, between 4 and 512 KiB each: thousands of small
@@ -70,6 +82,7 @@ struct fetch__handle *fetch__handle_new(fetch_client *c)
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch__on_body);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_request);
     if (o->trace.on_first_byte)
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch__on_header);
     curl_easy_setopt(e, CURLOPT_USERAGENT,
@@ -109,7 +122,32 @@ struct fetch__handle *fetch__handle_new(fetch_client *c)
         curl_easy_setopt(e, CURLOPT_PROXY, "");
         curl_easy_setopt(e, CURLOPT_NOPROXY, "");
     }
+}
+
+struct fetch__handle *fetch__handle_new(fetch_client *c)
+{
+    struct fetch__handle *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    if (!(h->easy = curl_easy_init())) {
+        free(h);
+        return NULL;
+    }
+    h->client = c;
+    client_options(h);
     return h;
+}
+
+void fetch__handle_done(struct fetch__handle *h, const struct fetch__xfer *x)
+{
+    /* libcurl 7.88 counts the requests it sends anew by itself per easy
+       handle, not per transfer, and gives up at five ("Connection died,
+       tried 5 times before giving up"): on a pooled handle the count of
+       many transfers adds up until one fails for no reason of its own.
+       Only curl_easy_reset() sets it back, so a handle that resent is
+       reset before its next transfer. */
+    if (x->requests > 1 + (x->redirects > 0 ? x->redirects : 0))
+        h->resent = 1;
 }
 
 void fetch__handle_free(struct fetch__handle *h)
@@ -147,6 +185,11 @@ void fetch__handle_prepare(struct fetch__handle *h, fetch_task *t, int fresh)
     CURL *e = h->easy;
     h->errbuf[0] = '\0';
     h->sock_errno = 0;
+    if (h->resent) {
+        curl_easy_reset(e);
+        client_options(h);
+        h->resent = h->dirty = 0;
+    }
     if (t->s.custom || h->dirty) {
         custom_options(e, &t->s);
         h->dirty = t->s.custom;
@@ -162,6 +205,7 @@ void fetch__handle_prepare(struct fetch__handle *h, fetch_task *t, int fresh)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, (long)t->https);
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, (long)(!t->https && fresh));
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     /* only with a header function: without one, libcurl hands the headers
        to the write function when this is set */

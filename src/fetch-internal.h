@@ -48,6 +48,8 @@ struct fetch__handle {
     CURL *easy;
     int dirty;      /* a custom request changed options a plain GET resets */
     int sock_errno; /* socket() failed with this in the last transfer */
+    int resent;     /* libcurl resent a request itself: reset before reuse */
+    fetch_client *client; /* whose options it carries */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -82,6 +84,8 @@ struct fetch__xfer {
     pthread_mutex_t *data_lock; /* the loop's, when it is a thread */
     struct fetch__handle *h;    /* while in the loop's multi handle */
     struct evbuffer *body;
+    struct evbuffer *held; /* a streamed answer that will be retried, held
+                              back: its retry may not be made after all */
     size_t bytes;
     int stop; /* why the body sink stopped the transfer, or 0 */
     int sink_errno;
@@ -102,11 +106,12 @@ struct fetch__xfer {
     size_t n_headers;
     /* for the retry (retry.c) */
     int sent;             /* the request went out, some of it at least */
+    int requests;         /* requests sent on a connection that was up (TCP, and
+                             TLS for https): > 0 means the host was reached */
     double retry_after;   /* the server's Retry-After, >= 0, or -1 */
     long long sink_start; /* a regular sink_fd's size or offset at the
                              start (to truncate back to), or -1 */
-    enum fetch__outcome host_said; /* what it says of its host */
-    int host_down; /* its host's probe failed: the host is down */
+    int host_down;        /* its host's probe failed: the host is down */
 };
 
 struct fetch_task {
@@ -150,6 +155,9 @@ TAILQ_HEAD(fetch__task_list, fetch_task);
 #define FETCH__TASK_LIVE 0x7461736bu
 /* Longest URL a message shows whole; a longer one is cut in the middle. */
 #define FETCH__URL_SHOWN 200
+/* Most bytes of a streamed answer held back for its retry (see
+   fetch__on_body); beyond, it streams and a retry takes it back. */
+#define FETCH__HOLD_MAX (1u << 20)
 /* Most loops a client runs. */
 #define FETCH__MAX_LOOPS 64
 
@@ -258,6 +266,10 @@ size_t fetch__on_body(char *p, size_t size, size_t n, void *arg);
 size_t fetch__on_header(char *p, size_t size, size_t n, void *arg);
 void fetch__response_collect(fetch_task *t, CURLcode cc);
 void fetch__xfer_free(struct fetch__xfer *x);
+/* On the client's side, once it is the result: what was held back goes to
+   the sink (the loop is done with the task). 0, or an errno/callback value
+   with x->code and x->detail set to say so. */
+int fetch__held_release(fetch_task *t);
 /* ... and on the client's side */
 void fetch__response_fill(fetch_task *t);
 
@@ -265,6 +277,8 @@ void fetch__response_fill(fetch_task *t);
 struct fetch__handle *fetch__handle_new(fetch_client *c);
 void fetch__handle_free(struct fetch__handle *h);
 void fetch__handle_prepare(struct fetch__handle *h, fetch_task *t, int fresh);
+/* The transfer on h is over (its xfer's outcome read, or it was stopped). */
+void fetch__handle_done(struct fetch__handle *h, const struct fetch__xfer *x);
 int fetch__slist_append(struct curl_slist **list, const char *s);
 
 /* clock.c */

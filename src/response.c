@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE /* vasprintf */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,40 @@ static int stream(fetch_task *t, const char *p, size_t len)
     return sink_write(t->x.sink_fd, p, len);
 }
 
+/* Stream a chunk under the loop's data lock: a cancel from another
+   thread waits for it, and stops the next (no data callback after the
+   completion callback). 0, or why it stopped (x->stop set). */
+static int deliver(fetch_task *t, const char *p, size_t len)
+{
+    struct fetch__xfer *x = &t->x;
+    pthread_mutex_t *lock = x->data_lock;
+    if (lock)
+        pthread_mutex_lock(lock);
+    int rc = stream(t, p, len);
+    if (lock)
+        pthread_mutex_unlock(lock);
+    if (rc != 0) {
+        x->stop = rc > 0 ? STOP_SINK_FAILED : STOP_BY_CALLBACK;
+        x->sink_errno = rc > 0 ? rc : 0;
+    }
+    return rc;
+}
+
+/* Everything held back goes out now, in order. 0 or as deliver(). */
+static int deliver_held(fetch_task *t)
+{
+    struct fetch__xfer *x = &t->x;
+    struct evbuffer_iovec v;
+    int rc = 0;
+    while (rc == 0 && evbuffer_peek(x->held, -1, NULL, &v, 1) > 0) {
+        rc = deliver(t, v.iov_base, v.iov_len);
+        evbuffer_drain(x->held, v.iov_len);
+    }
+    evbuffer_free(x->held);
+    x->held = NULL;
+    return rc;
+}
+
 /* CURLOPT_WRITEFUNCTION: where the body goes. Returning less than given
    makes libcurl stop with CURLE_WRITE_ERROR. */
 size_t fetch__on_body(char *p, size_t size, size_t n, void *arg)
@@ -66,12 +101,15 @@ size_t fetch__on_body(char *p, size_t size, size_t n, void *arg)
     if (!x->bytes && to_memory)
         reserve_body(t);
     if (!x->bytes && !to_memory) {
-        /* curl --fail: no error page in the output; nor the body of an
-           answer that will be retried */
+        /* curl --fail: no error page in the output. An answer that will
+           be retried is held back: if its retry is not made after all
+           (the deadline, the budget) it is the result, and goes out then */
         long status = 0;
         curl_easy_getinfo(x->h->easy, CURLINFO_RESPONSE_CODE, &status);
-        x->drop_body = (t->s.fail_on_http_error && status >= 400) ||
-                       fetch__retry_status(t, status);
+        x->drop_body = t->s.fail_on_http_error && status >= 400;
+        if (!x->drop_body && fetch__retry_status(t, status) &&
+            !(x->held = evbuffer_new()))
+            return 0;
     }
     /* atomic: the client reads it when it cancels the transfer */
     __atomic_store_n(&x->bytes, x->bytes + len, __ATOMIC_RELAXED);
@@ -83,19 +121,43 @@ size_t fetch__on_body(char *p, size_t size, size_t n, void *arg)
         return evbuffer_add(x->body, p, len) == 0 ? len : 0;
     if (x->drop_body)
         return len;
-    /* a cancel from another thread waits for this chunk, and stops the
-       next: no data callback after the completion callback */
-    pthread_mutex_t *lock = x->data_lock;
-    if (lock)
-        pthread_mutex_lock(lock);
-    int rc = stream(t, p, len);
-    if (lock)
-        pthread_mutex_unlock(lock);
-    if (rc == 0)
-        return len;
-    x->stop = rc > 0 ? STOP_SINK_FAILED : STOP_BY_CALLBACK;
-    x->sink_errno = rc > 0 ? rc : 0;
-    return 0;
+    if (x->held) {
+        if (x->bytes <= FETCH__HOLD_MAX)
+            return evbuffer_add(x->held, p, len) == 0 ? len : 0;
+        /* too large to hold: it goes out, and a retry takes it back as
+           that of a body cut off midway */
+        if (deliver_held(t) != 0)
+            return 0;
+    }
+    return deliver(t, p, len) == 0 ? len : 0;
+}
+
+static void sink_outcome(fetch_task *t);
+
+int fetch__held_release(fetch_task *t)
+{
+    struct fetch__xfer *x = &t->x;
+    int rc = 0;
+    if (!x->held)
+        return 0;
+    x->data_lock = NULL; /* the loop is done with it: this thread's now */
+    x->sink_fd = t->s.sink_fd;
+    if (t->s.sink_path &&
+        (x->sink_fd = open(t->s.sink_path, O_WRONLY | O_APPEND | O_CLOEXEC)) <
+            0)
+        rc = errno;
+    if (rc == 0) {
+        rc = deliver_held(t);
+    } else {
+        x->stop = STOP_SINK_FAILED;
+        x->sink_errno = rc;
+    }
+    if (t->s.sink_path && x->sink_fd >= 0)
+        close(x->sink_fd);
+    x->sink_fd = -1;
+    if (rc != 0)
+        sink_outcome(t);
+    return rc;
 }
 
 /* CURLOPT_HEADERFUNCTION, installed only when a trace hook wants the first
@@ -177,6 +239,22 @@ static char *printed(const char *fmt, ...)
     return s;
 }
 
+/* The body sink stopped the transfer (x->stop): the result says why. */
+static void sink_outcome(fetch_task *t)
+{
+    struct fetch__xfer *x = &t->x;
+    free(x->detail);
+    if (x->stop == STOP_BY_CALLBACK) {
+        x->code = FETCH_E_CANCELLED;
+        x->detail = strdup("stopped by the data callback");
+    } else {
+        x->code = x->sink_errno == EMFILE || x->sink_errno == ENFILE
+                      ? FETCH_E_NOFD
+                      : FETCH_E_WRITE;
+        x->detail = printed("writing the body: %s", strerror(x->sink_errno));
+    }
+}
+
 /* What the retry rules need: was the request sent, did the server say
    when to come back (Retry-After: libcurl 7.88 gives a date in the past
    as a negative delay, and 0 when there is no such header), and what the
@@ -225,14 +303,8 @@ void fetch__response_collect(fetch_task *t, CURLcode cc)
     if (x->stop == STOP_TOO_LARGE || cc == CURLE_FILESIZE_EXCEEDED) {
         x->code = FETCH_E_TOO_LARGE;
         x->detail = printed("body larger than %zu bytes", t->s.max_body_size);
-    } else if (x->stop == STOP_BY_CALLBACK) {
-        x->code = FETCH_E_CANCELLED;
-        x->detail = strdup("stopped by the data callback");
-    } else if (x->stop == STOP_SINK_FAILED) {
-        x->code = x->sink_errno == EMFILE || x->sink_errno == ENFILE
-                      ? FETCH_E_NOFD
-                      : FETCH_E_WRITE;
-        x->detail = printed("writing the body: %s", strerror(x->sink_errno));
+    } else if (x->stop) {
+        sink_outcome(t);
     } else if (cc == CURLE_URL_MALFORMAT) { /* say why, as submit does */
         CURLU *u = curl_url();
         CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, t->target, 0)
@@ -283,6 +355,9 @@ void fetch__xfer_free(struct fetch__xfer *x)
 {
     if (x->body)
         evbuffer_free(x->body);
+    if (x->held)
+        evbuffer_free(x->held);
+    x->held = NULL;
     free(x->detail);
     free(x->effective_url);
     free(x->content_type);

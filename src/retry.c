@@ -74,7 +74,12 @@ int fetch__retry_wanted(const fetch_task *t)
     }
 }
 
-/* What the attempt says of its host, for the scheduler. */
+/* What the attempt says of its host, for the scheduler. Only a failure
+   to reach it counts towards its breaker: no name, refused, unreachable,
+   a connect timeout, a TLS handshake that did not complete. An attempt
+   that got a connection up (a request went out on it) is an answer,
+   whatever became of it then: a read timeout on a connection the host
+   accepted says nothing about whether the host can be reached. */
 enum fetch__outcome fetch__retry_host(const fetch_task *t)
 {
     const struct fetch__xfer *x = &t->x;
@@ -90,14 +95,16 @@ enum fetch__outcome fetch__retry_host(const fetch_task *t)
             return FETCH__HOST_PUSHBACK;
         return FETCH__HOST_OK;
     }
+    if (x->requests > 0)
+        return FETCH__HOST_OK;
     switch (x->code) {
     case FETCH_E_RESOLVE:
     case FETCH_E_CONNECT:
-    case FETCH_E_TIMEOUT:
+    case FETCH_E_TIMEOUT: /* before a request went out: connect or TLS */
         return FETCH__HOST_DOWN;
     case FETCH_E_TLS:
         return x->cc == CURLE_SSL_CONNECT_ERROR ? FETCH__HOST_DOWN
-                                                : FETCH__HOST_OTHER;
+                                                : FETCH__HOST_OK;
     default:
         return FETCH__HOST_OTHER;
     }

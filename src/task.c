@@ -377,8 +377,9 @@ static void not_retried(fetch_task *t, const char *why)
 static int discard(fetch_task *t)
 {
     const struct fetch__xfer *x = &t->x;
-    if (!x->bytes || x->drop_body || x->body || t->s.sink_path)
-        return 1; /* nothing out, a buffer, or a file truncated anew */
+    if (!x->bytes || x->drop_body || x->body || x->held || t->s.sink_path)
+        return 1; /* nothing out (none, held back, or kept in memory), or a
+                     file truncated anew */
     if (t->s.on_data)
         return t->s.on_data(t, NULL, 0, t->s.data_arg) == 0;
     return x->sink_start >= 0 &&
@@ -486,6 +487,9 @@ void fetch__task_returned(fetch_task *t)
         host_down(t);
     else if (try_again(t))
         return;
+    /* an answer held back for a retry that is not made is the result:
+       the sink gets it as it would have */
+    fetch__held_release(t);
     finish(t, t->x.code, t->x.cc, t->x.detail, 1);
 }
 

@@ -246,6 +246,280 @@ START_TEST(bad_retry_and_rate_options)
 }
 END_TEST
 
+/* Read timeouts on connections the host accepted do not call it down:
+   the 200 requests after them are all made and all answered. */
+START_TEST(a_host_that_answers_is_not_called_down)
+{
+    enum { SLOW = 10, FAST = 200 };
+    char *in = malloc((SLOW + FAST) * 96);
+    in[0] = '\0';
+    for (int i = 0; i < SLOW + FAST; i++)
+        strcat(in, i < SLOW ? ts_url(&srv, "/delay/5000?i=%d\n", i)
+                            : ts_url(&srv, "/delay/20?i=%d\n", i));
+    run_result r;
+    RUN(&r, in, "-t", "1", "-j", "10", "--retry-delay", "0", "-i", "-");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_str(r.err, "\n"), SLOW);
+    ck_assert_uint_eq(count_str(r.err, "timed out"), SLOW);
+    ck_assert_ptr_null(strstr(r.err, "host down"));
+    ck_assert_uint_eq(count_str(r.out, "delay 20\n"), FAST);
+    ck_assert_uint_eq(ts_seen(&srv, "/delay/20"), FAST);
+    run_free(&r);
+    free(in);
+}
+END_TEST
+
+/* ---- a retry that is not made: the last answer is the result, in
+   every sink alike ---- */
+
+enum { PIPE, FILE_NEW, FILE_APPEND, OUT_DIR, N_PIPE, N_FILE, SINKS };
+static const char *const sink_name[] = {"| cat",  "> file",   ">> file",
+                                        "-o DIR", "-N | cat", "-N > file"};
+
+/* What a run left: exit status, the bytes its sink got (for >> file, after
+   what the file held; for -o DIR, DIR/1, DIR/2 ... in order) and stderr. */
+typedef struct outcome {
+    int status;
+    char *out, *err;
+    size_t out_len;
+} outcome;
+
+static char *read_fd_all(int fd, size_t *len)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    *len = 0;
+    lseek(fd, 0, SEEK_SET);
+    do {
+        if (*len + 4096 > cap)
+            ck_assert_ptr_nonnull(buf = realloc(buf, cap = 2 * cap + 8192));
+        n = read(fd, buf + *len, cap - *len - 1);
+        ck_assert_int_ge(n, 0);
+        *len += (size_t)n;
+    } while (n > 0);
+    buf[*len] = '\0';
+    return buf;
+}
+
+static int temp_fd(const char *text, int flags)
+{
+    char path[] = "/tmp/fetchall-sink-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    fd = open(path, flags);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    return fd;
+}
+
+/* fetchall args... with its output into sink, the server's log reset
+   first (so that /flaky/ starts afresh). */
+static void sink_run(int sink, const char *const *args, outcome *o)
+{
+    const char *argv[64];
+    char dir[] = "/tmp/fetchall-sink-dir-XXXXXX";
+    int n = 0;
+    argv[n++] = fetchall;
+    if (sink == N_PIPE || sink == N_FILE)
+        argv[n++] = "-N";
+    if (sink == OUT_DIR) {
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        ck_assert_int_eq(rmdir(dir), 0); /* fetchall makes it */
+        argv[n++] = "-o";
+        argv[n++] = dir;
+    }
+    while (*args && n < 63)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    ts_reset(&srv);
+    memset(o, 0, sizeof *o);
+    if (sink == PIPE || sink == N_PIPE) {
+        run_result r;
+        run_cmd(&r, NULL, argv);
+        o->status = r.status;
+        o->out = r.out;
+        o->out_len = r.out_len;
+        o->err = r.err;
+        return;
+    }
+    int append = sink == FILE_APPEND;
+    int out = temp_fd(append ? "before\n" : "",
+                      O_RDWR | (append ? O_APPEND : O_TRUNC));
+    int err = temp_fd("", O_RDWR | O_TRUNC);
+    o->status =
+        run_reap(run_spawn(argv, -1, sink == OUT_DIR ? -1 : out, err, 0));
+    size_t len;
+    o->err = read_fd_all(err, &len);
+    o->out = read_fd_all(out, &o->out_len);
+    if (append) { /* what it held is still there, the rest is the run's */
+        ck_assert_uint_ge(o->out_len, 7);
+        ck_assert(!memcmp(o->out, "before\n", 7));
+        memmove(o->out, o->out + 7, o->out_len - 6);
+        o->out_len -= 7;
+    }
+    close(out);
+    close(err);
+    if (sink != OUT_DIR)
+        return;
+    for (int i = 1;; i++) { /* DIR/1, DIR/2 ... until none is left */
+        char name[128];
+        snprintf(name, sizeof name, "%s/%d", dir, i);
+        int fd = open(name, O_RDONLY);
+        if (fd < 0) {
+            /* a failed request has no file, but later ones may */
+            snprintf(name, sizeof name, "%s/%d", dir, i + 1);
+            if (access(name, F_OK) != 0 && i > 64)
+                break;
+            continue;
+        }
+        char *body = read_fd_all(fd, &len);
+        close(fd);
+        snprintf(name, sizeof name, "%s/%d", dir, i);
+        unlink(name);
+        ck_assert_ptr_nonnull(o->out = realloc(o->out, o->out_len + len + 1));
+        memcpy(o->out + o->out_len, body, len + 1);
+        o->out_len += len;
+        free(body);
+    }
+    ck_assert_int_eq(rmdir(dir), 0); /* nothing else was left in it */
+}
+
+static void outcome_free(outcome *o)
+{
+    free(o->out);
+    free(o->err);
+}
+
+/* One way a retry is not made, and what the pipe must get from it. */
+typedef struct way {
+    const char *name;
+    const char *args[8];
+    int urls; /* /flaky/k1 ... /flaky/kN with query */
+    const char *query;
+    const char *body;   /* what one URL's answer leaves in a pipe */
+    size_t requests;    /* what the server sees (0: not checked) */
+    const char *failed; /* with --fail: in the error line */
+} way;
+
+static const way ways[] = {
+    {"attempts used up",
+     {"--retry", "1", "--retry-delay", "0"},
+     1,
+     "fail=9",
+     "failure 2 of 9\n",
+     2,
+     "HTTP status 503 (2 attempts)"},
+    {"-T",
+     {"-T", "2"},
+     1,
+     "fail=9&after=99999",
+     "failure 1 of 9\n",
+     1,
+     "past the deadline"},
+    {"--retry-max-time",
+     {"--retry-max-time", "1"},
+     1,
+     "fail=9&after=5",
+     "failure 1 of 9\n",
+     1,
+     "past the retry time of 1 s"},
+    /* one at a time, so that the budget runs out at the same request in
+       every run: 10 tokens and 0.2 a request, five retries each */
+    {"the retry budget",
+     {"-j", "1", "--retry", "5", "--retry-delay", "0"},
+     40,
+     "fail=9",
+     NULL,
+     0,
+     "the retry budget is spent"},
+    {"a POST",
+     {"-d", "a=1"},
+     1,
+     "fail=9",
+     "failure 1 of 9\n",
+     1,
+     "HTTP status 503"},
+    {"a POST cut off",
+     {"-d", "a=1"},
+     1,
+     "fail=1&cut=1",
+     "",
+     1,
+     "1000 bytes remaining"},
+    {"a body cut off (-N: not taken back)",
+     {"--retry-delay", "0"},
+     1,
+     "fail=1&cut=1",
+     NULL,
+     0,
+     NULL},
+};
+
+START_TEST(a_retry_not_made_leaves_the_last_answer_in_every_sink)
+{
+    const way *w = &ways[_i];
+    for (int fail = 0; fail < 2; fail++) {
+        const char *args[64];
+        char urls[40][128];
+        int n = 0;
+        if (fail)
+            args[n++] = "--fail";
+        for (int i = 0; w->args[i]; i++)
+            args[n++] = w->args[i];
+        for (int i = 0; i < w->urls; i++) {
+            snprintf(urls[i], sizeof urls[i], "%s",
+                     ts_url(&srv, "/flaky/k%d?%s", i + 1, w->query));
+            args[n++] = urls[i];
+        }
+        args[n] = NULL;
+        outcome o[SINKS];
+        for (int k = 0; k < SINKS; k++) {
+            sink_run(k, args, &o[k]);
+            if (w->requests)
+                ck_assert_msg(ts_seen(&srv, "/flaky/") == w->requests,
+                              "%s, %s: the server saw %zu requests", w->name,
+                              sink_name[k], ts_seen(&srv, "/flaky/"));
+        }
+        /* the pipe got the last answer (with --fail: none, and says so) */
+        if (w->body && !fail)
+            ck_assert_str_eq(o[PIPE].out, w->body);
+        if (w->body && fail)
+            ck_assert_uint_eq(o[PIPE].out_len, 0);
+        if (!strcmp(w->query, "fail=9") && w->urls > 1 && !fail)
+            ck_assert_uint_eq(count_str(o[PIPE].out, "failure "), 40);
+        if (w->failed && (fail || (w->body && !*w->body)))
+            ck_assert_msg(strstr(o[PIPE].err, w->failed), "%s: %s", w->name,
+                          o[PIPE].err);
+        if (!w->failed) { /* -N: a body cut off stays cut off, said so */
+            ck_assert_uint_eq(o[N_PIPE].out_len, 1000);
+            ck_assert_ptr_nonnull(strstr(o[N_PIPE].err, "1000 bytes"));
+            ck_assert_int_eq(o[N_PIPE].status, 1);
+            ck_assert_uint_eq(o[PIPE].out_len, 1000); /* retried */
+            ck_assert_int_eq(o[PIPE].status, 0);
+        }
+        /* every file as the pipe: the same bytes, lines and status */
+        for (int k = 0; k < SINKS; k++) {
+            const outcome *want = &o[k >= N_PIPE ? N_PIPE : PIPE];
+            ck_assert_msg(o[k].out_len == want->out_len &&
+                              !memcmp(o[k].out, want->out, want->out_len),
+                          "%s%s, %s: %zu bytes, the pipe %zu", w->name,
+                          fail ? " --fail" : "", sink_name[k], o[k].out_len,
+                          want->out_len);
+            ck_assert_msg(!strcmp(o[k].err, want->err),
+                          "%s%s, %s: stderr\n%s\nthe pipe's\n%s", w->name,
+                          fail ? " --fail" : "", sink_name[k], o[k].err,
+                          want->err);
+            ck_assert_int_eq(o[k].status, want->status);
+        }
+        for (int k = 0; k < SINKS; k++)
+            outcome_free(&o[k]);
+    }
+}
+END_TEST
+
 static Suite *cli_retry_suite(void)
 {
     Suite *s = suite_create("fetchall retries and politeness");
@@ -258,6 +532,10 @@ static Suite *cli_retry_suite(void)
     tcase_add_test(tc, rates_hold_as_the_servers_see_them);
     tcase_add_test(tc, delay_between_starts_to_a_host);
     tcase_add_test(tc, bad_retry_and_rate_options);
+    tcase_add_test(tc, a_host_that_answers_is_not_called_down);
+    tcase_add_loop_test(tc,
+                        a_retry_not_made_leaves_the_last_answer_in_every_sink,
+                        0, (int)(sizeof ways / sizeof ways[0]));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,10 +3,13 @@
    politeness (rates and delays), measured by the test server's own log. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -602,6 +605,153 @@ START_TEST(the_breaker_fails_a_host_that_stays_down)
 }
 END_TEST
 
+/* A retry that is not made (here: it would start past retry_max_time)
+   leaves the answer it would have replaced as the result, also in a
+   streaming sink: the answer was held back, and goes out then. */
+START_TEST(a_retry_not_made_delivers_the_answer_held_back)
+{
+    fetch_options o;
+    test_options(&o);
+    o.retries = 3;
+    o.retry_max_time = 0.5;
+    fetch_client *c = client_new(&o, NULL);
+    const char *want = "failure 1 of 9\n";
+    struct kept k = {.len = 0};
+    fetch_request q;
+    fetch_request_init(&q);
+    q.url = ts_url(&srv, "/flaky/h1?fail=9&after=5");
+    q.on_data = keep;
+    q.data_arg = &k;
+    fetch_task *t = submit_wait(c, &q);
+    ck_assert_int_eq(fetch_task_response(t)->error, FETCH_OK);
+    ck_assert_int_eq(fetch_task_response(t)->status, 503);
+    ck_assert_int_eq(fetch_task_response(t)->attempts, 1);
+    ck_assert_uint_eq(fetch_task_response(t)->bytes, strlen(want));
+    ck_assert_uint_eq(k.len, strlen(want));
+    ck_assert(!memcmp(k.buf, want, k.len));
+    ck_assert_int_eq(k.discards, 0);
+    fetch_task_free(t);
+
+    /* a file descriptor, a pipe, and a path: each gets the same bytes */
+    char path[] = "/tmp/libfetch-held-XXXXXX";
+    int fd = mkstemp(path), p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    int fds[] = {fd, p[1], -1};
+    for (int i = 0; i < 3; i++) {
+        char got[256] = "";
+        fetch_request_init(&q);
+        q.url = ts_url(&srv, "/flaky/h%d?fail=9&after=5", i + 2);
+        q.sink_fd = fds[i];
+        q.sink_path = fds[i] < 0 ? path : NULL;
+        t = submit_wait(c, &q);
+        ck_assert_int_eq(fetch_task_response(t)->status, 503);
+        fetch_task_free(t);
+        int from = i == 1 ? p[0] : open(path, O_RDONLY);
+        ck_assert_int_eq(read(from, got, sizeof got), (ssize_t)strlen(want));
+        ck_assert_str_eq(got, want);
+        if (i != 1)
+            close(from);
+        if (i == 0)
+            ck_assert_int_eq(ftruncate(fd, 0), 0);
+        ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    }
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+    unlink(path);
+
+    /* with fail_on_http_error it is an error, and a streamed body is not
+       delivered (curl --fail), as before */
+    memset(&k, 0, sizeof k);
+    fetch_request_init(&q);
+    q.url = ts_url(&srv, "/flaky/h5?fail=9&after=5");
+    q.on_data = keep;
+    q.data_arg = &k;
+    q.fail_on_http_error = 1;
+    t = submit_wait(c, &q);
+    ck_assert_int_eq(fetch_task_response(t)->error, FETCH_E_HTTP);
+    ck_assert_ptr_nonnull(
+        strstr(fetch_task_response(t)->message, "not retried: a retry in 5 s"));
+    ck_assert_uint_eq(k.len, 0);
+    fetch_task_free(t);
+    ck_assert_uint_eq(ts_seen(&srv, "/flaky/h"), 5); /* never a second */
+    client_free(c);
+}
+END_TEST
+
+/* A read timeout on a connection the host accepted is an answer: it does
+   not count towards the breaker, and the host's other requests go on. */
+START_TEST(a_host_that_answers_is_not_down)
+{
+    enum { SLOW = 6, FAST = 60 };
+    fetch_options o;
+    test_options(&o);
+    o.max_concurrency = 3;
+    o.timeout = 0.3;
+    o.breaker_threshold = 2;
+    o.breaker_pause = 0.1;
+    fetch_client *c = client_new(&o, NULL);
+    fetch_task *t[SLOW + FAST];
+    for (int i = 0; i < SLOW + FAST; i++)
+        t[i] = fetch_get(c,
+                         i < SLOW ? ts_url(&srv, "/delay/5000?i=%d", i)
+                                  : ts_url(&srv, "/bytes/10?i=%d", i),
+                         NULL, NULL, NULL);
+    ck_assert_int_eq(
+        fetch_gather(c, t, SLOW + FAST, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL),
+        SLOW);
+    for (int i = 0; i < SLOW + FAST; i++) {
+        const fetch_response *r = fetch_task_response(t[i]);
+        ck_assert_int_eq(r->error, i < SLOW ? FETCH_E_TIMEOUT : FETCH_OK);
+        ck_assert_msg(!r->message || !strstr(r->message, "host down"), "%s",
+                      r->message);
+    }
+    ck_assert_uint_eq(ts_seen(&srv, "/bytes/10"), FAST);
+    free_all(t, SLOW + FAST);
+    client_free(c);
+}
+END_TEST
+
+/* A TLS handshake that never completes does not reach the host: it
+   counts, and the breaker opens as for a refused connection. */
+START_TEST(a_tls_handshake_that_never_completes_opens_the_breaker)
+{
+    enum { N = 10 };
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, len), 0);
+    ck_assert_int_eq(listen(lfd, 64), 0); /* the kernel accepts; no reply */
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    fetch_options o;
+    test_options(&o);
+    o.max_concurrency = 1;
+    o.connect_timeout = 0.2;
+    o.breaker_threshold = 3;
+    o.breaker_pause = 0.1;
+    fetch_client *c = client_new(&o, NULL);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", ntohs(a.sin_port));
+    fetch_task *t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = fetch_get(c, url, NULL, NULL, NULL);
+    ck_assert_int_eq(
+        fetch_gather(c, t, N, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), N);
+    int attempts = 0, down = 0;
+    for (int i = 0; i < N; i++) {
+        const fetch_response *r = fetch_task_response(t[i]);
+        attempts += r->attempts;
+        down += strstr(r->message, "host down") != NULL;
+    }
+    ck_assert_int_eq(attempts, 4); /* 3 open it, 1 probe */
+    ck_assert_int_eq(down, N - 3);
+    free_all(t, N);
+    client_free(c);
+    close(lfd);
+}
+END_TEST
+
 /* Fetch s's path?i=0..n-1 with c, every one a success. */
 static void get_n(fetch_client *c, const test_server *s, const char *path,
                   int n)
@@ -740,6 +890,9 @@ static Suite *retry_suite(void)
     tcase_add_test(tc, a_pushback_holds_the_host_and_one_request_probes);
     tcase_add_test(tc, a_429_pauses_its_host_a_bare_503_does_not);
     tcase_add_test(tc, the_breaker_fails_a_host_that_stays_down);
+    tcase_add_test(tc, a_host_that_answers_is_not_down);
+    tcase_add_test(tc, a_tls_handshake_that_never_completes_opens_the_breaker);
+    tcase_add_test(tc, a_retry_not_made_delivers_the_answer_held_back);
     tcase_add_test(tc, the_rate_holds_as_the_server_sees_it);
     tcase_add_test(tc, the_host_rate_holds_for_each_host);
     tcase_add_test(tc, a_delay_between_starts_to_a_host);

@@ -60,13 +60,15 @@ void stream_buffer(slot *s, struct evbuffer *b)
 static int retract(runner *r, slot *s);
 
 /* Under out_lock: a failed attempt's bytes go, so that its retry starts
-   clean. 0, or 1 when they are out for good (-N into a pipe). */
+   clean. 0, or 1 when they are out for good: with -N what is written
+   stays written, into a pipe or a file alike, so the request is not
+   retried and every sink ends with the same bytes. */
 static int take_back(runner *r, slot *s)
 {
     evbuffer_drain(s->body, evbuffer_get_length(s->body));
     if (r->streaming != s || !s->streamed)
         return 0;
-    return r->seekable && retract(r, s) == 0 ? 0 : 1;
+    return r->retract && retract(r, s) == 0 ? 0 : 1;
 }
 
 int stream_chunk(fetch_task *task, const char *p, size_t len, void *arg)
