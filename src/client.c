@@ -225,6 +225,7 @@ fetch_client *fetch_client_new(const fetch_options *opts,
     c->sched.breaker = (unsigned)c->opts.breaker_threshold;
     c->sched.breaker_pause = c->opts.breaker_pause;
     c->sched.breaker_max = c->opts.breaker_max_pause;
+    c->sched.first_alone = 1; /* the loops tell it of connections up */
     /* jitter differs from run to run */
     c->sched.rng ^= (unsigned long)(fetch__now() * 1e9) ^ (unsigned long)c;
     c->wake_at = -1;

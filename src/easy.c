@@ -60,6 +60,13 @@ static int on_request(void *arg, char *ip, char *local_ip, int port,
     (void)port;
     (void)local_port;
     t->x.requests++;
+    if (t->q.opener) { /* the host's others may come: its loop takes them
+                          from the scheduler once libcurl returns */
+        fetch_client *c = t->x.h->client;
+        fetch__lock(c);
+        fetch__sched_opened(&c->sched, &t->q);
+        fetch__unlock(c);
+    }
     return CURL_PREREQFUNC_OK;
 }
 

@@ -24,6 +24,7 @@
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,13 +255,32 @@ static void stop(struct fetch__loop *L, fetch_task *t)
 
 /* ---- dispatch ---- */
 
-/* The loop with the fewest running; self on a tie. */
-static struct fetch__loop *pick(fetch_client *c, struct fetch__loop *self)
+/* The loop for q: the one with the fewest running (self on a tie), or,
+   for a host with few requests running and while it is not much busier,
+   the one the host's last request went to: each loop has connections of
+   its own, and that one likely has an idle one to the host (a host with
+   many has them on every loop). */
+static struct fetch__loop *pick(fetch_client *c, struct fetch__loop *self,
+                                struct fetch__qnode *q)
 {
     struct fetch__loop *best = self ? self : c->loops[0];
+    if (c->nloops == 1)
+        return best;
+    int *home = fetch__sched_home(q, 2 * c->nloops);
     for (size_t i = 0; i < c->nloops; i++)
         if (c->loops[i]->running < best->running)
             best = c->loops[i];
+    if (!home)
+        return best;
+    if (*home > 0 && (size_t)*home <= c->nloops) {
+        struct fetch__loop *h = c->loops[*home - 1];
+        size_t slack = c->sched.limit / (4 * c->nloops) + 1;
+        if (h->running <= best->running + slack)
+            best = h;
+    }
+    for (size_t i = 0; i < c->nloops; i++)
+        if (c->loops[i] == best)
+            *home = (int)i + 1;
     return best;
 }
 
@@ -308,7 +328,7 @@ static size_t refill(fetch_client *c, struct fetch__loop *self)
     fetch__lock(c);
     while (!c->closing && (q = fetch__sched_next(&c->sched, now))) {
         fetch_task *t = (fetch_task *)((char *)q - offsetof(fetch_task, q));
-        struct fetch__loop *L = pick(c, self);
+        struct fetch__loop *L = pick(c, self, q);
         L->running++;
         t->x.loop = L;
         t->on_loop = 1;
@@ -585,7 +605,26 @@ static void loop_free(struct fetch__loop *L)
     free(L);
 }
 
-static struct fetch__loop *loop_new(fetch_client *c, int threaded)
+/* Connections a loop keeps: libcurl counts those in use too, so a
+   connection per slot, and as many again three times over idle for the
+   hosts that come back (a crawl that serves many hosts' chains in turn
+   keeps thousands alive: with one per slot each answer's connection would
+   be closed at once), within the open-file limit that the slots leave (a
+   socket and the resolver's two each). */
+static long max_connects(const fetch_client *c, size_t nloops)
+{
+    long slots = c->opts.max_concurrency, want = 4 * slots;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long room = ((long)rl.rlim_cur - 3 * slots - 64) / (long)nloops;
+        if (room < want)
+            want = room;
+    }
+    return want > slots ? want : slots;
+}
+
+static struct fetch__loop *loop_new(fetch_client *c, int threaded,
+                                    size_t nloops)
 {
     struct fetch__loop *L = calloc(1, sizeof *L);
     if (!L)
@@ -619,9 +658,7 @@ static struct fetch__loop *loop_new(fetch_client *c, int threaded)
     curl_multi_setopt(L->multi, CURLMOPT_SOCKETDATA, L);
     curl_multi_setopt(L->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(L->multi, CURLMOPT_TIMERDATA, L);
-    /* keep a connection per slot, or the cache evicts and reconnects */
-    curl_multi_setopt(L->multi, CURLMOPT_MAXCONNECTS,
-                      (long)c->opts.max_concurrency);
+    curl_multi_setopt(L->multi, CURLMOPT_MAXCONNECTS, max_connects(c, nloops));
     return L;
 fail:
     loop_free(L);
@@ -643,7 +680,7 @@ int fetch__loops_start(fetch_client *c)
     if (!(c->loops = calloc(n, sizeof *c->loops)))
         return FETCH_E_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        if (!(c->loops[i] = loop_new(c, c->threaded)))
+        if (!(c->loops[i] = loop_new(c, c->threaded, n)))
             return FETCH_E_NOMEM;
         c->nloops++;
     }

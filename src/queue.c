@@ -2,13 +2,22 @@
  * The scheduler. Requests wait in per-host FIFO queues (a host is the
  * "scheme://host:port" key its caller computes). A request may start when
  * fewer than limit are running in all and fewer than per_host to its host
- * (one while the host is being probed), its host is eligible (not waiting
- * for a time: a pushback, the breaker, a delay or a rate), and the run's
- * rate has a token. Hosts that may start one now sit on the ready list and
- * take turns, so that a host with 100,000 queued requests does not starve
- * one with 10. Hosts waiting for a time sit in a min-heap by that time;
- * so do requests waiting for one of their own (a retry's back-off). Every
- * operation is O(1) or O(log n): nothing scans all hosts or all requests.
+ * (one while the host is being probed, or while its first request sets up
+ * the first connection), its host is eligible (not waiting for a time: a
+ * pushback, the breaker, a delay or a rate), and the run's rate has a
+ * token. Hosts that may start one now sit in the ready heap:
+ * - without a limit per host they take turns (round-robin), so that a host
+ *   with 100,000 queued requests does not starve one with 10;
+ * - with one, the host with the longest chain still ahead goes first: its
+ *   queued requests in rounds of its limit, times how long its answers
+ *   take (learned as they come; a host not heard from yet goes ahead of
+ *   all that have been), as a makespan scheduler orders its longest jobs
+ *   first. A crawl's slow hosts with many URLs then do not all end up at
+ *   the end of the run; no host is starved, since each takes at most
+ *   per_host slots.
+ * Hosts waiting for a time sit in a min-heap by that time; so do requests
+ * waiting for one of their own (a retry's back-off). Every operation is
+ * O(1) or O(log n): nothing scans all hosts or all requests.
  */
 #define _GNU_SOURCE /* tdestroy */
 #include <search.h>
@@ -23,18 +32,25 @@ struct fetch__host {
     struct fetch__qlist later_list; /* its requests in s->later */
     struct fetch__timed wait;       /* in s->waiting until wait.at */
     size_t startable;               /* how many it may start now */
-    int in_ready;
+    size_t soon;                    /* ... and more once it is opened */
+    struct fetch__timed rank;       /* in a ready heap while startable */
+    struct fetch__heap *ranked;     /* ... this one */
+    double latency;                 /* its answers' seconds, of late */
+    int home;                       /* its caller's: see fetch__sched_home */
     int probing;    /* paused and let out again: one request at a time */
+    int opened;     /* its first request got a connection up (or ended):
+                       until then it is the only one (see room()) */
     int paused;     /* counted in s->paused */
     unsigned fails; /* "down" answers in a row */
     unsigned opens; /* times the breaker opened without an answer since */
     double tokens, refilled; /* its rate's bucket */
-    TAILQ_ENTRY(fetch__host) ready_link;
-    const char *key; /* "scheme://host:port", stored after the struct */
+    const char *key;         /* "scheme://host:port", stored after the struct */
 };
 
 #define HOST_OF(t)                                                             \
     ((struct fetch__host *)((char *)(t)-offsetof(struct fetch__host, wait)))
+#define RANKED(t)                                                              \
+    ((struct fetch__host *)((char *)(t)-offsetof(struct fetch__host, rank)))
 #define NODE_OF(t)                                                             \
     ((struct fetch__qnode *)((char *)(t)-offsetof(struct fetch__qnode, later)))
 
@@ -51,7 +67,6 @@ void fetch__sched_init(struct fetch__sched *s, size_t limit, size_t per_host)
     s->per_host = per_host;
     s->tokens = 1;
     s->rng = 0x9e3779b97f4a7c15UL;
-    TAILQ_INIT(&s->ready);
 }
 
 void fetch__sched_free(struct fetch__sched *s)
@@ -59,6 +74,8 @@ void fetch__sched_free(struct fetch__sched *s)
     tdestroy(s->tree, free);
     free(s->waiting.v);
     free(s->later.v);
+    free(s->ready.v);
+    free(s->fresh.v);
     memset(s, 0, sizeof *s);
 }
 
@@ -70,7 +87,12 @@ double fetch__sched_random(struct fetch__sched *s)
     return (double)(s->rng >> 11) / 9007199254740992.0; /* 2^53 */
 }
 
-/* ---- a min-heap by time ---- */
+/* ---- a min-heap by time (or rank), then by turn ---- */
+
+static int earlier(const struct fetch__timed *a, const struct fetch__timed *b)
+{
+    return a->at < b->at || (a->at == b->at && a->turn < b->turn);
+}
 
 static void heap_set(struct fetch__heap *h, size_t i, struct fetch__timed *t)
 {
@@ -81,7 +103,7 @@ static void heap_set(struct fetch__heap *h, size_t i, struct fetch__timed *t)
 static void sift_up(struct fetch__sched *s, struct fetch__heap *h, size_t i)
 {
     struct fetch__timed *t = h->v[i];
-    while (i > 0 && h->v[(i - 1) / 2]->at > t->at) {
+    while (i > 0 && earlier(t, h->v[(i - 1) / 2])) {
         heap_set(h, i, h->v[(i - 1) / 2]);
         i = (i - 1) / 2;
         s->steps++;
@@ -96,9 +118,9 @@ static void sift_down(struct fetch__sched *s, struct fetch__heap *h, size_t i)
         size_t c = 2 * i + 1;
         if (c >= h->len)
             break;
-        if (c + 1 < h->len && h->v[c + 1]->at < h->v[c]->at)
+        if (c + 1 < h->len && earlier(h->v[c + 1], h->v[c]))
             c++;
-        if (h->v[c]->at >= t->at)
+        if (!earlier(h->v[c], t))
             break;
         heap_set(h, i, h->v[c]);
         i = c;
@@ -139,31 +161,90 @@ static void heap_remove(struct fetch__sched *s, struct fetch__heap *h,
 
 /* ---- hosts ---- */
 
-/* How many more h may start now (time and tokens aside). */
+/* How many more h may start now (time and tokens aside). A host's first
+   request goes alone until its connection is up: the others then find its
+   name in the DNS cache (one lookup per host, not one per request started
+   meanwhile) and, over HTTP/2, a connection to multiplex on (not a
+   connection each, nor a crowd of transfers parked inside libcurl). */
 static size_t room(const struct fetch__sched *s, const struct fetch__host *h)
 {
-    size_t most = h->probing ? 1 : s->per_host;
+    size_t most =
+        h->probing || (s->first_alone && !h->opened) ? 1 : s->per_host;
     if (!most)
         return h->queued;
     return h->running < most ? most - h->running : 0;
 }
 
-/* Put h on the ready list, or take it off, as its state says, and keep
+/* Its place among the ready (smallest first). Without a limit per host
+   all take turns: the turn alone. With one, the longest chain ahead
+   first: its queued requests in rounds of its limit, times its latency.
+   A host not heard from yet waits in s->fresh, ranked by its rounds alone,
+   and counts as the mean latency of those that have been (see top()). */
+static double rank_of(const struct fetch__sched *s, const struct fetch__host *h)
+{
+    if (!s->per_host)
+        return 0;
+    double rounds = (double)((h->queued + s->per_host - 1) / s->per_host);
+    return h->latency > 0 ? -rounds * h->latency : -rounds;
+}
+
+/* Put h in its ready heap, or take it out, as its state says, and keep
    the sum of what the ready hosts may start. */
 static void update(struct fetch__sched *s, struct fetch__host *h)
 {
     size_t n = h->wait.in ? 0 : room(s, h);
-    int ready;
     if (n > h->queued)
         n = h->queued;
-    ready = n > 0;
     s->startable = s->startable - h->startable + n;
     h->startable = n;
-    if (ready && !h->in_ready)
-        TAILQ_INSERT_TAIL(&s->ready, h, ready_link);
-    else if (!ready && h->in_ready)
-        TAILQ_REMOVE(&s->ready, h, ready_link);
-    h->in_ready = ready;
+    /* what it will start once its first connection is up: not idle
+       slots (see fetch__sched_idle()), only a moment's wait */
+    size_t soon = 0;
+    if (s->first_alone && !h->opened && !h->wait.in) {
+        size_t most = s->per_host ? s->per_host : h->queued + h->running;
+        soon = most > h->running ? most - h->running : 0;
+        soon = (soon > h->queued ? h->queued : soon) - n;
+    }
+    s->soon = s->soon - h->soon + soon;
+    h->soon = soon;
+    struct fetch__heap *to =
+        s->per_host && h->latency <= 0 ? &s->fresh : &s->ready;
+    if (h->rank.in && (!n || h->ranked != to)) {
+        heap_remove(s, h->ranked, &h->rank);
+        h->ranked = NULL;
+    }
+    if (!n)
+        return;
+    double at = rank_of(s, h);
+    if (!h->rank.in) {
+        h->rank.at = at;
+        if (heap_add(s, to, &h->rank) != 0) { /* out of memory: later */
+            s->startable -= n;
+            h->startable = 0;
+            return;
+        }
+        h->ranked = to;
+    } else if (at != h->rank.at) {
+        h->rank.at = at;
+        sift_up(s, to, h->rank.pos);
+        sift_down(s, to, h->rank.pos);
+    }
+}
+
+/* The ready host to serve next, or NULL: the better of the two heaps'
+   tops, a host not heard from yet counting as the mean latency (before
+   any answer, it goes first). */
+static struct fetch__host *top(const struct fetch__sched *s)
+{
+    struct fetch__host *r = s->ready.len ? RANKED(s->ready.v[0]) : NULL;
+    struct fetch__host *f = s->fresh.len ? RANKED(s->fresh.v[0]) : NULL;
+    if (!r || !f)
+        return r ? r : f;
+    double fat = f->rank.at * s->latency;
+    return fat < r->rank.at ||
+                   (fat == r->rank.at && f->rank.turn < r->rank.turn)
+               ? f
+               : r;
 }
 
 /* A host with nothing queued, running, waiting or known against it is
@@ -173,9 +254,10 @@ static void maybe_free(struct fetch__sched *s, struct fetch__host *h)
     if (h->queued || h->running || h->later || h->wait.in || h->fails ||
         h->opens || h->probing)
         return;
-    if (h->in_ready)
-        TAILQ_REMOVE(&s->ready, h, ready_link);
+    if (h->rank.in)
+        heap_remove(s, h->ranked, &h->rank);
     s->startable -= h->startable;
+    s->soon -= h->soon;
     tdelete(h, &s->tree, host_cmp);
     s->hosts--;
     free(h);
@@ -198,6 +280,7 @@ static struct fetch__host *host_of(struct fetch__sched *s, const char *key)
         return NULL;
     h->key = memcpy(h + 1, key, len + 1);
     h->tokens = 1;
+    h->rank.turn = ++s->turns;
     if (!tsearch(h, &s->tree, host_cmp)) {
         free(h);
         return NULL;
@@ -335,7 +418,7 @@ struct fetch__qnode *fetch__sched_next(struct fetch__sched *s, double now)
         if (s->tokens < WHOLE)
             return NULL;
     }
-    while ((h = TAILQ_FIRST(&s->ready))) {
+    while ((h = top(s))) {
         if (s->host_rate) {
             refill(&h->tokens, &h->refilled, s->host_rate, now);
             if (h->tokens < WHOLE) { /* not its turn yet: when it will be */
@@ -357,9 +440,14 @@ struct fetch__qnode *fetch__sched_next(struct fetch__sched *s, double now)
     h->running++;
     s->running++;
     n->probe = h->probing;
+    n->opener = s->first_alone && !h->opened;
+    n->started = now;
     /* its turn is over: to the back of the line, if it may go on */
-    TAILQ_REMOVE(&s->ready, h, ready_link);
-    h->in_ready = 0;
+    h->rank.turn = ++s->turns;
+    if (h->rank.in) {
+        heap_remove(s, h->ranked, &h->rank);
+        h->ranked = NULL;
+    }
     update(s, h);
     if (s->host_delay) /* the next start to it: not before */
         wait_host(s, h,
@@ -369,10 +457,21 @@ struct fetch__qnode *fetch__sched_next(struct fetch__sched *s, double now)
     return n;
 }
 
+/* How long n's host takes to answer, of late, and all hosts (the ready
+   heaps' order). */
+static void learn(struct fetch__sched *s, struct fetch__host *h, double took)
+{
+    if (took <= 0)
+        return;
+    h->latency = h->latency > 0 ? 0.7 * h->latency + 0.3 * took : took;
+    s->latency = s->latency > 0 ? 0.95 * s->latency + 0.05 * took : took;
+}
+
 int fetch__sched_outcome(struct fetch__sched *s, struct fetch__qnode *n,
                          enum fetch__outcome what, double now, double pause)
 {
     struct fetch__host *h = n->host;
+    learn(s, h, now - n->started);
     switch (what) {
     case FETCH__HOST_OK:
         h->fails = h->opens = 0;
@@ -412,9 +511,27 @@ int fetch__sched_outcome(struct fetch__sched *s, struct fetch__qnode *n,
     return 0;
 }
 
+void fetch__sched_opened(struct fetch__sched *s, struct fetch__qnode *n)
+{
+    struct fetch__host *h = n->host;
+    if (!n->opener || !h)
+        return;
+    n->opener = 0;
+    h->opened = 1;
+    update(s, h);
+}
+
+int *fetch__sched_home(struct fetch__qnode *n, size_t few)
+{
+    return n->host->running <= few ? &n->host->home : NULL;
+}
+
 void fetch__sched_done(struct fetch__sched *s, struct fetch__qnode *n)
 {
     struct fetch__host *h = n->host;
+    if (n->opener) /* it ended without a connection: no longer alone */
+        h->opened = 1;
+    n->opener = 0;
     n->host = NULL;
     h->running--;
     s->running--;
@@ -456,7 +573,8 @@ void fetch__sched_defer(struct fetch__sched *s, struct fetch__qnode *n,
 size_t fetch__sched_idle(const struct fetch__sched *s)
 {
     size_t free = s->running < s->limit ? s->limit - s->running : 0;
-    return free > s->startable ? free - s->startable : 0;
+    size_t taken = s->startable + s->soon;
+    return free > taken ? free - taken : 0;
 }
 
 double fetch__sched_wake_at(const struct fetch__sched *s)

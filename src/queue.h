@@ -14,8 +14,9 @@ struct fetch__host;
 /* A place in a min-heap by time. */
 struct fetch__timed {
     double at;
-    size_t pos; /* its index in the heap */
-    int in;     /* in the heap */
+    unsigned long turn; /* ties: the smaller first (0 in a heap by time) */
+    size_t pos;         /* its index in the heap */
+    int in;             /* in the heap */
 };
 
 struct fetch__heap {
@@ -31,6 +32,9 @@ struct fetch__qnode {
     struct fetch__host *host;  /* from push until done */
     struct fetch__timed later; /* waiting for a time of its own */
     int probe;                 /* started as its host's one probe */
+    int opener;                /* started as its host's first: the others
+                                  wait until fetch__sched_opened() */
+    double started;            /* when next() gave it out */
 };
 
 TAILQ_HEAD(fetch__qlist, fetch__qnode);
@@ -46,12 +50,18 @@ enum fetch__outcome {
 struct fetch__sched {
     size_t limit;    /* most in flight; >= 1 */
     size_t per_host; /* most in flight to one host; 0 = no limit */
+    int first_alone; /* a host's first request goes alone until
+                        fetch__sched_opened() */
     size_t queued, running, hosts, later_n;
-    size_t startable; /* what the ready hosts may start now, in all */
-    void *tree;       /* tsearch() tree of hosts by key */
-    TAILQ_HEAD(, fetch__host) ready; /* may start one now: round-robin */
-    struct fetch__heap waiting;      /* hosts waiting for a time */
-    struct fetch__heap later;        /* requests waiting for a time */
+    size_t startable;           /* what the ready hosts may start now, in all */
+    size_t soon;                /* ... and once their first connection is up */
+    void *tree;                 /* tsearch() tree of hosts by key */
+    struct fetch__heap ready;   /* hosts that may start one now, by rank */
+    struct fetch__heap fresh;   /* ... those not heard from yet (per_host) */
+    double latency;             /* what answers take, of late, in all */
+    unsigned long turns;        /* turns handed out (round-robin's order) */
+    struct fetch__heap waiting; /* hosts waiting for a time */
+    struct fetch__heap later;   /* requests waiting for a time */
     /* politeness: 0 = none */
     double rate, tokens, refilled; /* starts a second, in all: one bucket */
     double host_rate;              /* ... and to each host */
@@ -88,7 +98,15 @@ struct fetch__qnode *fetch__sched_next(struct fetch__sched *s, double now);
    host down: its queued requests should fail (fetch__sched_drain). */
 int fetch__sched_outcome(struct fetch__sched *s, struct fetch__qnode *n,
                          enum fetch__outcome what, double now, double pause);
-/* A request that next() gave out has ended: its slots are free again. */
+/* n, its host's first request (next() gave it out alone), has a
+   connection up: the host's other requests may start. */
+void fetch__sched_opened(struct fetch__sched *s, struct fetch__qnode *n);
+/* A number the caller keeps with n's host while it is known (0 at first),
+   or NULL while the host has more than few running: the loop its
+   connections are likely on, which matters only when it has few. */
+int *fetch__sched_home(struct fetch__qnode *n, size_t few);
+/* A request that next() gave out has ended: its slots are free again
+   (and if it was its host's first, the others may start now). */
 void fetch__sched_done(struct fetch__sched *s, struct fetch__qnode *n);
 /* Move every request queued for host key to out, those waiting for a time
    of their own too (its host is down). */

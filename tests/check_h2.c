@@ -4,8 +4,8 @@
  * above its last stream id were never processed (RFC 9113 6.8), so
  * sending them again is safe for any method, and routine: every request
  * must succeed at its first attempt of ours, each processed once (nginx's
- * own log). Skipped (77) when nginx is not installed (bootstrap and
- * .ci/run install it).
+ * own log). Skipped (77) when nginx or its echo module is not installed
+ * (bootstrap and .ci/run install them).
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -23,6 +23,7 @@
 #include "harness.h"
 
 #define NGINX "/usr/sbin/nginx"
+#define ECHO_MODULE "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 
 static char dir[] = "/tmp/fetchall-h2-XXXXXX";
 static pid_t nginx_pid;
@@ -79,6 +80,7 @@ static void nginx_start(void)
     for (int attempt = 0; attempt < 5; attempt++) {
         port = free_port();
         snprintf(conf, sizeof conf,
+                 "load_module " ECHO_MODULE ";\n"
                  "daemon off;\n"
                  "worker_processes 1;\n"
                  "pid %s/nginx.pid;\n"
@@ -98,8 +100,10 @@ static void nginx_start(void)
                  "    ssl_certificate %s;\n"
                  "    ssl_certificate_key %s;\n"
                  "    root %s;\n"
-                 /* a POST to a file is answered with the file */
-                 "    location / { error_page 405 =200 $uri; }\n"
+                 /* a POST's body is read, then answered (as an
+                    application would) */
+                 "    location /post { echo_read_request_body;\n"
+                 "      echo $echo_request_body; }\n"
                  "  }\n"
                  "}\n",
                  dir, dir, dir, dir, dir, dir, dir, dir, port, cert, key, dir);
@@ -180,11 +184,12 @@ static void goaway_run(const char *method)
     enum { N = 2000 };
     char *in = malloc(N * 64);
     size_t at = 0;
+    int post = !strcmp(method, "POST");
     for (int i = 1; i <= N; i++)
-        at +=
-            (size_t)sprintf(in + at, "https://127.0.0.1:%d/1k?i=%d\n", port, i);
+        at += (size_t)sprintf(in + at, "https://127.0.0.1:%d/%s?i=%d\n", port,
+                              post ? "post" : "1k", i);
     run_result r;
-    if (!strcmp(method, "POST"))
+    if (post)
         RUN(&r, in, "-k", "-j", "100", "--jsonl", "-d", "a=1", "-i", "-");
     else
         RUN(&r, in, "-k", "-j", "100", "--jsonl", "-i", "-");
@@ -195,6 +200,8 @@ static void goaway_run(const char *method)
     /* none retried by us: libcurl sent the refused streams again */
     ck_assert_uint_eq(count_str(r.out, "\"attempts\":1,"), N);
     ck_assert_uint_eq(count_str(r.out, "\"http_version\":\"2\""), N);
+    if (post) /* each answer is its own request's body */
+        ck_assert_uint_eq(count_str(r.out, "\"body\":\"a=1\\n\""), N);
     ck_assert_uint_eq(logged(method), N); /* each processed once */
     run_free(&r);
     free(in);
@@ -226,9 +233,9 @@ static Suite *h2_suite(void)
 
 int main(void)
 {
-    if (access(NGINX, X_OK) != 0) {
-        printf("nginx is not installed (apt-get install nginx-light): "
-               "skipped\n");
+    if (access(NGINX, X_OK) != 0 || access(ECHO_MODULE, R_OK) != 0) {
+        printf("nginx is not installed (apt-get install nginx-light "
+               "libnginx-mod-http-echo): skipped\n");
         return 77;
     }
     return run_suite(h2_suite());

@@ -362,6 +362,11 @@ int run(const config *cfg, input *in, int threads)
        host's URLs together (--per-host, --host-rate, --delay), or a result
        that waits for its retry while the ones after it are done */
     r.window_max = 16 * r.window;
+    /* with a limit per host the scheduler serves the longest chains of
+       requests first: it must see them, so the input is read as far ahead
+       as the ring allows */
+    if (fo.max_per_host > 0)
+        r.window = r.window_max;
     stream_setup(&r);
     r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir && !r.stream;
     if (!(r.ring = calloc(r.window_max, sizeof *r.ring)))
