@@ -64,24 +64,39 @@
  * budget (retry_budget). fetch_response.attempts counts the attempts; the
  * response is the last attempt's. The body of a failed attempt is never
  * delivered: a buffered one is dropped; a status that will be retried is
- * not streamed; a streamed body cut off after some bytes restarts cleanly
- * (sink_path: truncated; sink_fd: truncated back if it is a regular file,
- * else not retried; on_data: called with NULL, 0 to discard what it got,
- * and not retried if it returns non-zero).
+ * held back, not streamed (up to 1 MiB; a larger one streams and is taken
+ * back as follows); a streamed body cut off after some bytes restarts
+ * cleanly (sink_path: truncated; sink_fd: truncated back if it is a
+ * regular file, else not retried; on_data: called with NULL, 0 to discard
+ * what it got, and not retried if it returns non-zero). A retry that is
+ * not made after all (attempts used up, retry_max_time, the deadline, the
+ * budget) leaves its last answer as the result in every sink alike: a body
+ * held back is delivered then (to on_data on the client's thread, just
+ * before the completion callback).
  *
  * Hosts (scheme, host and port) are scheduled apart (max_per_host, rate
- * and delay limits), and what one host answers holds its other requests:
+ * and delay limits). Without max_per_host ready hosts take turns
+ * (round-robin); with it, the host with the longest chain of requests
+ * ahead goes first (its queued requests in rounds of max_per_host, times
+ * its learned latency), as a makespan scheduler orders its longest jobs. A
+ * host's first request goes alone until its connection is up, so that the
+ * others find its name in the DNS cache (one lookup per host) and, over
+ * HTTP/2, a connection to multiplex on. What one host answers holds its
+ * other requests:
  * a 429 that will be retried or has a Retry-After, and a 503 with a
  * Retry-After, pause the host for Retry-After (or the back-off base,
  * jittered); then one request probes it alone, and its answer opens the
  * host again (a 503 without Retry-After holds back only its own request:
  * a server that fails one request in ten must not stall the rest). After
- * breaker_threshold attempts in a row that could not reach the host
- * (resolve, connect, timeouts) its circuit breaker opens: the host is
- * paused for breaker_pause, jittered 0.5-1.5x, doubling each time up to
- * breaker_max_pause, then probed once; when the probe fails too, every
- * request queued for the host fails at once with "host down ..." (new ones
- * wait for the next probe). An answer closes the breaker.
+ * breaker_threshold attempts in a row that could not reach the host its
+ * circuit breaker opens: the host is paused for breaker_pause, jittered
+ * 0.5-1.5x, doubling each time up to breaker_max_pause, then probed once;
+ * when the probe fails too, every request queued for the host fails at
+ * once with "host down ..." (new ones wait for the next probe). Only
+ * failures to reach it count: no such name, refused, unreachable, a
+ * connect timeout, a TLS handshake that did not complete. An attempt whose
+ * request went out on a connection the host accepted is an answer, however
+ * it ended (a read timeout, a reset, a status), and closes the breaker.
  *
  * Threads: a client and its tasks belong to the thread that runs the
  * client's event_base; completion callbacks run there. With
@@ -471,7 +486,9 @@ typedef void (*fetch_done_cb)(fetch_task *task, void *arg);
  * (FETCH_E_CANCELLED, "stopped by the data callback"). Runs inside libcurl,
  * on the loop that carries the transfer: it must not submit, cancel, free
  * a task or wait. It never runs after the task's completion callback has
- * begun.
+ * begun. An answer held back for a retry that is then not made (see
+ * "Retries") is delivered on the client's thread, just before the
+ * completion callback.
  */
 typedef int (*fetch_data_cb)(fetch_task *task, const char *data, size_t len,
                              void *arg);

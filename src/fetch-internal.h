@@ -153,6 +153,9 @@ struct fetch_task {
 TAILQ_HEAD(fetch__task_list, fetch_task);
 
 #define FETCH__TASK_LIVE 0x7461736bu
+/* Longest URL sent: libcurl 7.88 builds the request line and headers in
+   a buffer of 1 MiB (and takes no URL over 8 MB). */
+#define FETCH__URL_MAX 1000000
 /* Longest URL a message shows whole; a longer one is cut in the middle. */
 #define FETCH__URL_SHOWN 200
 /* Most bytes of a streamed answer held back for its retry (see
@@ -255,6 +258,10 @@ double fetch__retry_delay(const fetch_options *o, int attempt,
 /* text.c */
 char *fetch__message(const char *url, const char *detail);
 size_t fetch__scheme_len(const char *url);
+/* A scheme without "//" as RFC 3986 reads one ("file:/etc/passwd",
+   "mailto:x"), where what follows the colon is neither a port
+   ("host:8080/x") nor credentials ("user:pw@host"): its length, or 0. */
+size_t fetch__bare_scheme_len(const char *url);
 void fetch__host_key(const char *url, char *buf, size_t len);
 int fetch__one_line(const char *s);
 int fetch__token(const char *s, size_t len);

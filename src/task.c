@@ -203,7 +203,18 @@ static fetch_task *submit(fetch_client *c, const char *url,
     /* An http(s):// URL is parsed by libcurl when it starts anyway, and a
        malformed one is still this task's FETCH_E_URL then; parse it here
        too only when its scheme is in doubt. */
-    if (!strncasecmp(t->target, "https://", 8)) {
+    size_t bare, len = strlen(t->url);
+    if (len > FETCH__URL_MAX) {
+        code = FETCH_E_URL;
+        snprintf(detail, sizeof detail,
+                 "URL too long to send (%zu bytes; at most %d)", len,
+                 FETCH__URL_MAX);
+    } else if ((bare = fetch__bare_scheme_len(t->url))) {
+        code = FETCH_E_PROTOCOL;
+        snprintf(detail, sizeof detail,
+                 "unsupported scheme \"%.*s\" (only http and https)",
+                 (int)(bare > 32 ? 32 : bare), t->url);
+    } else if (!strncasecmp(t->target, "https://", 8)) {
         t->https = 1;
     } else if (strncasecmp(t->target, "http://", 7)) {
         CURLU *u = curl_url();

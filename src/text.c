@@ -130,6 +130,25 @@ size_t fetch__scheme_len(const char *url)
     return !strncmp(url + n, "://", 3) ? n + 3 : 0;
 }
 
+size_t fetch__bare_scheme_len(const char *url)
+{
+    size_t n = 0;
+    if (!isalpha((unsigned char)url[0]))
+        return 0;
+    while (isalnum((unsigned char)url[n]) || url[n] == '+' || url[n] == '-' ||
+           url[n] == '.')
+        n++;
+    if (url[n] != ':' || !strncmp(url + n, "://", 3))
+        return 0;
+    const char *rest = url + n + 1;
+    size_t digits = strspn(rest, "0123456789");
+    if (digits && strchr("/?#", rest[digits])) /* "host:8080/...": a port */
+        return 0;
+    if (memchr(rest, '@', strcspn(rest, "/?#"))) /* "user:password@host" */
+        return 0;
+    return n;
+}
+
 /* Where the authority of url begins and ends: after "scheme://" (or at the
    start of a URL without one), up to the first / ? # or \. */
 static void authority(const char *url, size_t *begin, size_t *end)

@@ -305,7 +305,7 @@ END_TEST
 START_TEST(exactly_once_with_3_workers_and_a_kill_9)
 {
     enum { N = 400, ROUNDS = 3 };
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    test_seed("exactly_once_with_3_workers_and_a_kill_9");
     for (int round = 0; round < ROUNDS; round++) {
         run_result r;
         char queue_flush[64];

@@ -520,6 +520,55 @@ START_TEST(a_retry_not_made_leaves_the_last_answer_in_every_sink)
 }
 END_TEST
 
+/* Each host name is looked up once per run: while a host's first request
+   sets its connection up, its others wait for it, then find the name in
+   libcurl's cache (tests/preload/gai.c counts the lookups fetchall makes;
+   the test server counts the requests). */
+START_TEST(each_host_name_is_looked_up_once)
+{
+    enum { HOSTS = 40, EACH = 5 };
+    const char *preload = getenv("FETCH_GAI_PRELOAD");
+    ck_assert_msg(preload && access(preload, R_OK) == 0,
+                  "FETCH_GAI_PRELOAD (tests/preload/.libs/libgai.so)");
+    char log[] = "/tmp/fetchall-gai-XXXXXX";
+    int fd = mkstemp(log);
+    ck_assert_int_ge(fd, 0);
+    char *in = malloc(HOSTS * EACH * 96);
+    in[0] = '\0';
+    for (int i = 0; i < HOSTS * EACH; i++) /* each host's URLs together */
+        sprintf(in + strlen(in), "http://h%02d.test:%d/delay/20?i=%d\n",
+                i / EACH, srv.port, i);
+    const char *threads[] = {"1", "2"};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(ftruncate(fd, 0), 0);
+        ts_reset(&srv);
+        setenv("LD_PRELOAD", preload, 1);
+        setenv("FETCH_GAI_LOG", log, 1);
+        /* under ASan the preloaded library comes before its runtime */
+        setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
+        run_result r;
+        RUN(&r, in, "--threads", threads[k], "-j", "100", "-i", "-");
+        unsetenv("LD_PRELOAD");
+        ck_assert_msg(r.status == 0, "%s", r.err);
+        ck_assert_uint_eq(ts_seen(&srv, "/delay/20"), HOSTS * EACH);
+        size_t len;
+        char *names = read_fd_all(fd, &len);
+        ck_assert_uint_eq(count_str(names, "\n"), HOSTS);
+        for (int h = 0; h < HOSTS; h++) {
+            char name[32];
+            snprintf(name, sizeof name, "h%02d.test\n", h);
+            ck_assert_msg(count_str(names, name) == 1, "%s looked up %zu times",
+                          name, count_str(names, name));
+        }
+        free(names);
+        run_free(&r);
+    }
+    close(fd);
+    unlink(log);
+    free(in);
+}
+END_TEST
+
 static Suite *cli_retry_suite(void)
 {
     Suite *s = suite_create("fetchall retries and politeness");
@@ -533,6 +582,7 @@ static Suite *cli_retry_suite(void)
     tcase_add_test(tc, delay_between_starts_to_a_host);
     tcase_add_test(tc, bad_retry_and_rate_options);
     tcase_add_test(tc, a_host_that_answers_is_not_called_down);
+    tcase_add_test(tc, each_host_name_is_looked_up_once);
     tcase_add_loop_test(tc,
                         a_retry_not_made_leaves_the_last_answer_in_every_sink,
                         0, (int)(sizeof ways / sizeof ways[0]));

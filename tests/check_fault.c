@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -220,7 +222,7 @@ START_TEST(signal_into_a_file_leaves_whole_bodies)
     int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < 3; i++)
         signal_run(sigs[i], 0, 0);
-    srand((unsigned)getpid());
+    test_seed("signal_into_a_file_leaves_whole_bodies");
     for (int i = 0; i < 4; i++) /* at a random moment */
         signal_run(sigs[i % 3], 0.05 + (double)(rand() % 1500) / 1000, 1);
 }
@@ -961,6 +963,167 @@ START_TEST(library_data_callback_says_why)
 }
 END_TEST
 
+/* A scheme without "//" is a scheme (RFC 3986): "file:/etc/passwd" is
+   refused as such, not taken for a host named file; a host and port, or
+   credentials, without a scheme are still http://. Nothing is sent for a
+   refused one. */
+START_TEST(schemes_without_slashes_are_schemes)
+{
+    run_result r;
+    char hostport[128], creds[160];
+    snprintf(hostport, sizeof hostport, "127.0.0.1:%d/bytes/3", srv.port);
+    snprintf(creds, sizeof creds, "u:p@127.0.0.1:%d/bytes/4", srv.port);
+    RUN(&r, NULL, "file:/etc/passwd", "mailto:someone", "javascript:alert(1)",
+        "FILE:etc", hostport, creds);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "abcabcd");
+    ck_assert_ptr_nonnull(strstr(r.err, "[1] file:/etc/passwd: unsupported "
+                                        "scheme \"file\" (only http and "
+                                        "https)\n"));
+    ck_assert_ptr_nonnull(strstr(r.err, "unsupported scheme \"mailto\""));
+    ck_assert_ptr_nonnull(strstr(r.err, "unsupported scheme \"javascript\""));
+    ck_assert_ptr_nonnull(strstr(r.err, "unsupported scheme \"FILE\""));
+    ck_assert_uint_eq(count_str(r.err, "\n"), 4); /* tried once, none again */
+    ck_assert_uint_eq(ts_seen(&srv, "/"), 2);
+    run_free(&r);
+}
+END_TEST
+
+/* Input as editors and programs leave it: a byte order mark at the start
+   is dropped; a line with a NUL byte is that line's own error, naming the
+   file and line, never a URL cut short; the others are fetched. */
+START_TEST(byte_order_marks_and_nul_bytes_in_input)
+{
+    char path[64], text[512];
+    snprintf(text, sizeof text, "\xEF\xBB\xBF%s\n%s", ts_url(&srv, "/bytes/3"),
+             ts_url(&srv, "/bytes/4"));
+    size_t at = strlen(text);
+    snprintf(text + at + 1, sizeof text - at - 1, "x\n%s\n",
+             ts_url(&srv, "/bytes/5")); /* "/bytes/4" NUL "x" */
+    size_t len = at + 1 + strlen(text + at + 1);
+    strcpy(path, "/tmp/fetchall-fault-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    run_result r;
+    RUN(&r, NULL, "-i", path);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "abcabcde");
+    char want[256];
+    snprintf(want, sizeof want, "[2] %s\\x00x: a NUL byte in line 2 of %s",
+             ts_url(&srv, "/bytes/4"), path);
+    ck_assert_msg(strstr(r.err, want), "%s", r.err);
+    ck_assert_uint_eq(count_str(r.err, "\n"), 1);
+    ck_assert_uint_eq(ts_seen(&srv, "/bytes/"), 2); /* not /bytes/4 */
+    run_free(&r);
+    /* JSON lines: a record for it too, in its place */
+    RUN(&r, NULL, "--jsonl", "-i", path);
+    ck_assert_uint_eq(count_str(r.out, "\n"), 3);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"index\":2,"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"error_kind\":\"url\""));
+    run_free(&r);
+    unlink(path);
+}
+END_TEST
+
+/* A URL longer than libcurl can send is refused as too long, not "out of
+   memory"; nothing is sent. */
+START_TEST(a_url_too_long_to_send_says_so)
+{
+    size_t n = 5 * 1000 * 1000;
+    const char *base = ts_url(&srv, "/bytes/1?");
+    char *url = malloc(n + 2);
+    size_t b = strlen(base);
+    memcpy(url, base, b);
+    memset(url + b, 'a', n - b);
+    url[n] = '\n';
+    url[n + 1] = '\0';
+    char path[64];
+    close(temp_file(path, url, O_RDONLY));
+    run_result r;
+    RUN(&r, NULL, "-i", path);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "URL too long to send (5000000 bytes"));
+    ck_assert_ptr_null(strstr(r.err, "emory"));
+    ck_assert_uint_eq(ts_seen(&srv, "/"), 0);
+    run_free(&r);
+    unlink(path);
+    free(url);
+}
+END_TEST
+
+/* --progress bar into a file (a log): carriage returns, no escape
+   sequence. */
+START_TEST(a_bar_into_a_file_has_no_escape_sequences)
+{
+    char path[64];
+    int fd = temp_file(path, "", O_WRONLY | O_TRUNC);
+    pid_t pid = run_spawn(
+        ARGV("--progress", "bar", "-j", "2", ts_url(&srv, "/delay/700?i=1"),
+             ts_url(&srv, "/delay/700?i=2"), "http://127.0.0.1:1/"),
+        -1, -1, fd, 0);
+    ck_assert_int_eq(run_reap(pid), 1);
+    close(fd);
+    size_t len;
+    char *got = slurp(path, &len);
+    ck_assert_ptr_null(memchr(got, '\033', len));
+    ck_assert_ptr_nonnull(memchr(got, '\r', len));
+    ck_assert_ptr_nonnull(strstr(got, "3 done in "));
+    ck_assert_ptr_nonnull(strstr(got, "fetchall: [3] "));
+    free(got);
+    unlink(path);
+}
+END_TEST
+
+/* The journal on a full filesystem says so and names the journal, and
+   never records what is not in place (a tmpfs of 64 KiB in a mount
+   namespace of the test's own; as root only). */
+START_TEST(a_full_disk_is_named_as_such)
+{
+    if (geteuid() != 0) {
+        printf("a_full_disk_is_named_as_such: not root, not run\n");
+        return;
+    }
+    char dir[] = "/tmp/fetchall-full-XXXXXX", journal[128], out[128];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+    ck_assert_int_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    ck_assert_int_eq(mount("tmpfs", dir, "tmpfs", 0, "size=64k"), 0);
+    snprintf(journal, sizeof journal, "%s/journal", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    char *in = malloc(400 * 96);
+    in[0] = '\0';
+    for (int i = 1; i <= 400; i++)
+        strcat(in, ts_url(&srv, "/bytes/1000?i=%d\n", i));
+    run_result r;
+    RUN(&r, in, "--journal", journal, "-o", out, "-i", "-");
+    ck_assert_int_eq(r.status, 1);
+    char want[192];
+    snprintf(want, sizeof want, "--journal %s: No space left on device",
+             journal);
+    ck_assert_msg(strstr(r.err, want), "%s", r.err);
+    ck_assert_ptr_null(strstr(r.err, "Success"));
+    run_free(&r);
+    /* what it recorded is in place */
+    FILE *f = fopen(journal, "r");
+    char line[1024];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* the header */
+    while (fgets(line, sizeof line, f)) {
+        if (!strchr(line, '\n'))
+            break; /* the torn end a full disk leaves */
+        char *ix = strstr(line, "\"index\":"), name[160];
+        ck_assert_ptr_nonnull(ix);
+        snprintf(name, sizeof name, "%s/%ld", out, atol(ix + 8));
+        if (strstr(line, "\"ok\":true"))
+            ck_assert_msg(access(name, F_OK) == 0, "%s recorded", name);
+    }
+    fclose(f);
+    ck_assert_int_eq(umount(dir), 0);
+    rmdir(dir);
+    free(in);
+}
+END_TEST
+
 static Suite *fault_suite(void)
 {
     Suite *s = suite_create("fault");
@@ -981,6 +1144,11 @@ static Suite *fault_suite(void)
     tcase_add_test(cli, line_breaks_in_header_options_are_refused);
     tcase_add_test(cli, input_files_directories_and_schemes);
     tcase_add_test(cli, hostile_servers_fail_one_request_each);
+    tcase_add_test(cli, schemes_without_slashes_are_schemes);
+    tcase_add_test(cli, byte_order_marks_and_nul_bytes_in_input);
+    tcase_add_test(cli, a_url_too_long_to_send_says_so);
+    tcase_add_test(cli, a_bar_into_a_file_has_no_escape_sequences);
+    tcase_add_test(cli, a_full_disk_is_named_as_such);
     suite_add_tcase(s, cli);
     TCase *lib = tcase_create("library");
     tcase_add_checked_fixture(lib, setup, teardown);

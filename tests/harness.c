@@ -74,6 +74,17 @@ double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+unsigned test_seed(const char *test)
+{
+    const char *env = getenv("FETCH_TEST_SEED");
+    unsigned seed = env && *env ? (unsigned)strtoul(env, NULL, 10)
+                                : (unsigned)time(NULL) ^ (unsigned)getpid();
+    printf("%s: seed %u (FETCH_TEST_SEED=%u replays it)\n", test, seed, seed);
+    fflush(stdout);
+    srand(seed);
+    return seed;
+}
+
 fetch_client *client_new(const fetch_options *o, struct event_base *base)
 {
     int err = -1;

@@ -79,6 +79,12 @@ void test_options(struct fetch_options *o);
 /* Monotonic seconds. */
 double now_s(void);
 
+/* Seed the random choices of a test (srand) from $FETCH_TEST_SEED, or
+   from the clock when it is not set, and say which on stdout (the test's
+   log), so that a failure can be replayed: FETCH_TEST_SEED=N make check.
+   Returns the seed. */
+unsigned test_seed(const char *test);
+
 /* A command's outcome. */
 typedef struct run_result {
     int status; /* exit status, or 128 + signal */

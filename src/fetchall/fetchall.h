@@ -28,20 +28,27 @@ typedef struct input {
     int eof;              /* it has no more */
     struct evbuffer *buf; /* read, not yet made lines */
     char *line;           /* the URL handed out last */
+    size_t line_no;       /* its line number in the file being read */
+    size_t bad_len;       /* INPUT_BAD: the line's length */
     int failed;           /* a read error ended the input early (said so) */
 } input;
 
-enum { INPUT_URL, INPUT_WAIT, INPUT_END };
+enum { INPUT_URL, INPUT_BAD, INPUT_WAIT, INPUT_END };
 
 /* Checks that every FILE can be opened and is not a directory. 0, or -1
    with a message on stderr. */
 int input_open(input *in, char **args, int nargs, const char *const *paths,
                int npaths);
-/* The next URL (*url valid until the next call): INPUT_URL; INPUT_WAIT
-   when a pipe has no whole line yet (wait until input_fd() is readable,
-   then input_fill()); INPUT_END at the end, or after a read error. */
+/* The next URL (*url valid until the next call): INPUT_URL; INPUT_BAD
+   for a line that cannot be a URL (a NUL byte in it: *url is the line,
+   in->bad_len long); INPUT_WAIT when a pipe has no whole line yet (wait
+   until input_fd() is readable, then input_fill()); INPUT_END at the end,
+   or after a read error. A UTF-8 byte order mark at the start of a file is
+   dropped. */
 int input_next(input *in, const char **url);
 int input_fd(const input *in);
+/* The file ("stdin" for -) and line number of the line handed out last. */
+void input_where(const input *in, const char **path, size_t *line);
 /* After input_fd() turned readable: read what is there. */
 void input_fill(input *in);
 /* Can input_fd() be waited for with an event (no: files, /dev/null)? */
@@ -77,10 +84,11 @@ int journal_check(journal *j, size_t index, const char *url, int again);
 /* Record a result whose output is written (pending until the flush). */
 void journal_add(journal *j, size_t index, const char *url, const char *method,
                  const fetch_response *r, int ok);
-/* Once the output is flushed: the pending lines, one write(). 0 or -1. */
+/* Once the output is flushed: the pending lines, one write(). 0, or an
+   errno value (ENOSPC: a full disk). */
 int journal_flush(journal *j);
-/* fdatasync() if anything was written since the last. */
-void journal_sync(journal *j);
+/* fdatasync() if anything was written since the last. 0 or an errno. */
+int journal_sync(journal *j);
 void journal_close(journal *j);
 
 /* outdir.c: -o DIR, where body N becomes DIR/N only once complete. */
@@ -154,7 +162,9 @@ typedef struct progress {
     unsigned long long last_bytes;
     double rate, byte_rate; /* requests and bytes a second, of late */
     int rated;
-    int drawn; /* a bar is on the screen */
+    int drawn;     /* a bar is on the screen */
+    int drawn_len; /* ... this long */
+    int tty;       /* stderr is a terminal: escape sequences may clear */
 } progress;
 
 /* --progress=ARG (NULL: auto): a PROGRESS_ mode, or -1 for a bad ARG. */
@@ -176,6 +186,8 @@ typedef struct output {
     int err_is_out; /* stderr is the same file as stdout (2>&1) */
 } output;
 
+/* s escaped for a terminal, malloc'd (NULL when out of memory). */
+char *escaped_text(const char *s);
 /* Print "fetchall: [N] what" on stderr (unless -q); what must be safe to
    show (libfetch's messages are). */
 void output_error(const output *o, size_t index, const char *what);
@@ -194,10 +206,11 @@ const char *output_failed(const output *o, size_t index, const fetch_task *t,
    name of the worker, which leaves the body out). malloc'd, *len long. */
 char *output_record(const output *o, size_t index, const fetch_task *t,
                     const char *error, const char *worker, size_t *len);
-/* The JSON line of a URL in a dead letter: every member, ok false,
-   error_kind "dead_letter". */
-char *output_dead(size_t index, const char *url, const char *reason,
-                  size_t *len);
+/* The JSON line of a URL that was never fetched (a dead letter, a line of
+   input that is no URL): every member, ok false, error and error_kind as
+   given. */
+char *output_failure(size_t index, const char *url, const char *error,
+                     const char *kind, size_t *len);
 
 /* What the command line asks for (main.c). */
 typedef struct config {
@@ -220,8 +233,10 @@ typedef struct slot {
     runner *r;
     size_t index; /* 1-based position in the input */
     char *url;
-    fetch_task *task;
+    fetch_task *task; /* NULL for input that is no URL (see refused) */
+    char *refused;    /* ... and why it was not fetched, safe to show */
     int done;
+    int recorded;          /* --journal has it */
     int file_error;        /* -o: DIR/N could not be made (errno) */
     part part;             /* -o: the body's temporary file */
     struct evbuffer *body; /* streaming: what arrived, not written yet */
@@ -305,6 +320,9 @@ void stream_buffer(slot *s, struct evbuffer *b);
 void writer_done(runner *r, slot *s);
 /* A new slot was read (request order keeps a ring of them). */
 void writer_add(runner *r, slot *s);
+/* --journal: s's result is in place (renamed into -o DIR, or written):
+   record it, once. */
+void writer_record(runner *r, slot *s);
 
 /* redis.c: --redis URL and the connections to it. */
 struct redisContext;

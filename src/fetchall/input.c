@@ -90,6 +90,7 @@ static int next_file(input *in)
         return -1;
     }
     in->eof = 0;
+    in->line_no = 0;
     in->direct =
         (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode)) || !pollable(in->fd);
     return 0;
@@ -140,7 +141,16 @@ int input_next(input *in, const char **url)
             }
         }
         if (in->line) {
-            if ((s = url_of(in->line))) {
+            s = in->line;
+            /* a byte order mark (Windows editors save one) is no URL */
+            if (in->line_no++ == 0 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
+                s += 3, n -= 3;
+            if (memchr(s, '\0', n)) { /* a URL would be cut off there */
+                *url = s;
+                in->bad_len = n;
+                return INPUT_BAD;
+            }
+            if ((s = url_of(s))) {
                 *url = s;
                 return INPUT_URL;
             }
@@ -159,6 +169,14 @@ int input_next(input *in, const char **url)
 int input_fd(const input *in)
 {
     return in->fd;
+}
+
+void input_where(const input *in, const char **path, size_t *line)
+{
+    *path = in->next_path ? in->paths[in->next_path - 1] : "-";
+    if (!strcmp(*path, "-"))
+        *path = "stdin";
+    *line = in->line_no;
 }
 
 void input_wait_failed(input *in)
@@ -188,8 +206,15 @@ size_t input_count(char **args, int nargs, const char *const *paths, int npaths)
                 fclose(f);
             return (size_t)-1;
         }
-        while (getline(&line, &cap, f) >= 0)
-            n += url_of(line) != NULL; /* the rule input_next() follows */
+        ssize_t len;
+        size_t number = 0;
+        while ((len = getline(&line, &cap, f)) >=
+               0) { /* input_next()'s rules */
+            char *s = line;
+            if (number++ == 0 && len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
+                s += 3, len -= 3;
+            n += memchr(s, '\0', (size_t)len) || url_of(s);
+        }
         free(line);
         fclose(f);
     }

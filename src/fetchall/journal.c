@@ -26,6 +26,22 @@
 
 #define JOURNAL_VERSION 1
 
+/* All of len bytes, or the errno of why not (a short write is followed
+   by another, which says why: a full disk's ENOSPC). */
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? errno : EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* FNV-1a, 32 bits, never 0 (0: nothing recorded). */
 static uint32_t url_hash(const char *url)
 {
@@ -61,10 +77,12 @@ static int take_line(journal *j, const char *line, size_t len,
     json_error_t je;
     json_t *o = json_loadb(line, len, 0, &je);
     int rc = 0;
-    if (!o) {
+    if (!o && j->header)
+        snprintf(why, wlen, "%s", je.text);
+    else if (!o)
         snprintf(why, wlen, "not a fetchall journal (%s)", je.text);
+    if (!o)
         return -1;
-    }
     json_t *v = json_object_get(o, "fetchall_journal");
     if (!j->header) { /* the first line */
         if (!json_is_integer(v)) {
@@ -140,11 +158,26 @@ int journal_open(journal *j, const char *path, const char *fingerprint,
         return -1;
     }
     char *line;
-    size_t len;
+    size_t len, number = 0;
     while ((line = evbuffer_readln(all, &len, EVBUFFER_EOL_LF))) {
-        int rc = take_line(j, line, len, fingerprint, why, wlen);
+        int header = !j->header, rc;
+        number++;
+        rc = take_line(j, line, len, fingerprint, why, wlen);
         free(line);
+        /* a damaged last line is what a kill in mid-write leaves: cut off
+           as a torn one; anywhere else the journal is not to be trusted */
+        if (rc != 0 && !header && evbuffer_get_length(all) == 0)
+            break;
         if (rc != 0) {
+            if (!header) {
+                char what[256];
+                snprintf(what, sizeof what, "%s", why);
+                snprintf(why, wlen,
+                         "line %zu is damaged (%s), and lines follow it: "
+                         "not a journal to resume from; repair it or move "
+                         "it away",
+                         number, what);
+            }
             evbuffer_free(all);
             return -1;
         }
@@ -165,8 +198,9 @@ int journal_open(journal *j, const char *path, const char *fingerprint,
         int hl = snprintf(head, sizeof head,
                           "{\"fetchall_journal\":%d,\"options\":\"%s\"}\n",
                           JOURNAL_VERSION, fingerprint);
-        if (write(j->fd, head, (size_t)hl) != hl) {
-            snprintf(why, wlen, "%s", strerror(errno));
+        int err = write_all(j->fd, head, (size_t)hl);
+        if (err) {
+            snprintf(why, wlen, "%s", strerror(err));
             return -1;
         }
         j->header = 1;
@@ -214,18 +248,22 @@ int journal_flush(journal *j)
         return 0;
     /* whole lines in one write: a kill leaves at most the last one torn */
     const char *p = (const char *)evbuffer_pullup(j->pending, -1);
-    ssize_t n = write(j->fd, p, len);
-    if (n != (ssize_t)len)
-        return -1;
+    int err = write_all(j->fd, p, len);
+    if (err)
+        return err;
     evbuffer_drain(j->pending, len);
     j->dirty = 1;
     return 0;
 }
 
-void journal_sync(journal *j)
+int journal_sync(journal *j)
 {
-    if (j->dirty && fdatasync(j->fd) == 0)
-        j->dirty = 0;
+    if (!j->dirty)
+        return 0;
+    if (fdatasync(j->fd) != 0)
+        return errno;
+    j->dirty = 0;
+    return 0;
 }
 
 void journal_close(journal *j)

@@ -4,8 +4,7 @@
 
 #include "fetchall.h"
 
-/* s escaped for a terminal, malloc'd (NULL when out of memory). */
-static char *escaped(const char *s)
+char *escaped_text(const char *s)
 {
     size_t len = strlen(s);
     size_t n = fetch_text_escape(NULL, 0, s, len, FETCH_TEXT_TERMINAL);
@@ -91,21 +90,19 @@ char *output_record(const output *o, size_t index, const fetch_task *t,
     return jl_end(&j, len);
 }
 
-char *output_dead(size_t index, const char *url, const char *reason,
-                  size_t *len)
+char *output_failure(size_t index, const char *url, const char *error,
+                     const char *kind, size_t *len)
 {
     static const char *const times[] = {"time_queued", "time_connect",
                                         "time_tls", "time_first_byte",
                                         "time_total"};
     jline j;
-    char error[600];
-    snprintf(error, sizeof error, "dead letter: %s", reason);
     record_head(&j, index, url);
     jl_null(&j, "effective_url");
     jl_int(&j, "status", 0);
     jl_bool(&j, "ok", 0);
     jl_text(&j, "error", error, 0);
-    jl_text(&j, "error_kind", "dead_letter", 0);
+    jl_text(&j, "error_kind", kind, 0);
     jl_int(&j, "attempts", 0);
     jl_null(&j, "http_version");
     jl_int(&j, "bytes", 0);
@@ -124,7 +121,7 @@ const char *output_failed(const output *o, size_t index, const fetch_task *t,
     const char *error = r->message; /* composed by libfetch, safe to show */
     char *dir = NULL;
     if (r->error == FETCH_OK && file_error) {
-        dir = escaped(o->dir->path); /* the user's own, but still */
+        dir = escaped_text(o->dir->path); /* the user's own, but still */
         snprintf(buf, size, "%s/%zu: %s", dir ? dir : "DIR", index,
                  strerror(file_error));
         error = buf;

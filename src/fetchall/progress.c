@@ -2,7 +2,8 @@
  * --progress: on a terminal, one line on stderr redrawn five times a
  * second (done/total, ok/failed/retrying, in flight/queued, hosts paused,
  * rates, elapsed, ETA), as wide as the terminal is now (read at each
- * redraw: a resize shows at the next one), cleared for each error line
+ * redraw: a resize shows at the next one; 80 columns and no escape
+ * sequences when stderr is not a terminal), cleared for each error line
  * and at the end, where a one-line summary replaces it. --progress=plain
  * writes the same as a plain line every 10 s instead, for logs. The line
  * is drawn by a timer on the client's event_base, the thread that writes
@@ -116,6 +117,17 @@ static void status_line(runner *r, char *line, size_t len, int bar)
              st.queued, st.hosts_paused, bytes);
 }
 
+/* Back to the start of the bar's line, the line empty: with an escape
+   sequence on a terminal; elsewhere (a log, --progress bar into a file,
+   as curl -# and wget's bar:force) with CR and spaces only. */
+static void wipe(const progress *p)
+{
+    if (p->tty)
+        fprintf(stderr, "\r\033[K");
+    else
+        fprintf(stderr, "\r%*s\r", p->drawn_len, "");
+}
+
 static void draw(runner *r)
 {
     progress *p = r->progress;
@@ -124,9 +136,15 @@ static void draw(runner *r)
     status_line(r, line, sizeof line, 1);
     if ((int)strlen(line) > w - 1) /* never wrap: a wrapped line stays */
         line[w > 1 ? w - 1 : 0] = '\0';
-    fprintf(stderr, "\r%s\033[K", line);
+    int len = (int)strlen(line);
+    if (p->tty) /* the rest of the line cleared */
+        fprintf(stderr, "\r%s\033[K", line);
+    else /* spaces over what the last one had beyond this one */
+        fprintf(stderr, "\r%s%*s", line,
+                p->drawn_len > len ? p->drawn_len - len : 0, "");
     fflush(stderr);
     p->drawn = 1;
+    p->drawn_len = len;
 }
 
 static void on_tick(evutil_socket_t fd, short ev, void *arg)
@@ -152,6 +170,7 @@ void progress_start(runner *r, progress *p, int mode)
     p->r = r;
     p->mode = mode;
     p->t0 = p->last_t = monotonic();
+    p->tty = isatty(STDERR_FILENO);
     p->next_plain = p->t0 + PLAIN_EVERY;
     if (mode == PROGRESS_NONE)
         return;
@@ -171,7 +190,7 @@ void progress_start(runner *r, progress *p, int mode)
 void progress_above(void)
 {
     if (active && active->drawn)
-        fprintf(stderr, "\r\033[K"); /* the line above the bar is next */
+        wipe(active); /* the line above the bar is next */
 }
 
 void progress_below(void)

@@ -122,15 +122,17 @@ static char *dead_lines(res *r, size_t first, const char *urls,
                         const char *reason, size_t *len)
 {
     size_t cap = 0, n = 0, i = 0;
-    char *out = NULL;
+    char *out = NULL, error[600];
     const char *p = urls;
     char *copy = NULL;
+    snprintf(error, sizeof error, "dead letter: %s", reason);
     do {
         const char *nl = strchr(p, '\n');
         size_t ul = nl ? (size_t)(nl - p) : strlen(p), ll;
         if (!(copy = strndup(p, ul)))
             fatal("out of memory");
-        char *line = output_dead(first + i++, copy, reason, &ll);
+        char *line =
+            output_failure(first + i++, copy, error, "dead_letter", &ll);
         if (n + ll > cap) {
             cap = (n + ll) * 2;
             if (!(out = realloc(out, cap)))

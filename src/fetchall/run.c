@@ -57,18 +57,29 @@ void flush_stdout(void)
         stdout_failed();
 }
 
+/* The journal could not be written: it says so, naming it, and ends the
+   run (what it holds is still true: a rerun goes on from there). */
+static void journal_failed(const journal *j, int err)
+{
+    char *name = escaped_text(j->path);
+    progress_above();
+    fprintf(stderr, "fetchall: --journal %s: %s\n", name ? name : "FILE",
+            strerror(err));
+    free(name);
+    exit(1);
+}
+
 /* Under out_lock: what is written is out of our buffer; then, and only
    then, the journal may say so. */
 static void flush_out(runner *r)
 {
     journal *j = r->cfg->journal;
+    int err;
     flush_stdout();
-    if (j && journal_flush(j) != 0) {
-        perror("fetchall: --journal");
-        exit(1);
-    }
-    if (j && r->cfg->journal_fsync == 0)
-        journal_sync(j);
+    if (j && (err = journal_flush(j)) != 0)
+        journal_failed(j, err);
+    if (j && r->cfg->journal_fsync == 0 && (err = journal_sync(j)) != 0)
+        journal_failed(j, err);
 }
 
 static void flush_locked(runner *r)
@@ -172,6 +183,10 @@ static void on_done(fetch_task *task, void *arg)
             s->file_error = part_commit(dir, &s->part, s->index);
         else
             part_discard(dir, &s->part, s->index);
+        /* it is in place: the journal says so now, not when its turn in
+           request order comes (a kill then refetches only what was in
+           flight) */
+        writer_record(r, s);
     }
     size_t index = s->index;
     int failed = fetch_task_response(task)->error != FETCH_OK;
@@ -225,6 +240,38 @@ static void submit(runner *r, const char *url, size_t index)
     }
     if (!s->task)
         fatal("out of memory");
+}
+
+/* A line of input that cannot be a URL (a NUL byte in it): its own
+   failed result, said with the file and line, never fetched. */
+static void refuse(runner *r, const char *line, size_t len)
+{
+    const char *path;
+    size_t no;
+    slot *s = calloc(1, sizeof *s);
+    if (!s)
+        fatal("out of memory");
+    input_where(r->in, &path, &no);
+    size_t n = fetch_text_escape(NULL, 0, line, len, FETCH_TEXT_TERMINAL);
+    char *shown = malloc(n + 1), *file = escaped_text(path);
+    if (!shown || !file)
+        fatal("out of memory");
+    fetch_text_escape(shown, n + 1, line, len, FETCH_TEXT_TERMINAL);
+    if (asprintf(&s->refused, "%s: a NUL byte in line %zu of %s: not a URL",
+                 shown, no, file) < 0)
+        fatal("out of memory");
+    free(file);
+    s->url = shown;
+    s->r = r;
+    s->part.fd = -1;
+    s->index = r->read;
+    s->done = 1;
+    r->submitted++;
+    r->outstanding++;
+    r->done_failed++;
+    writer_add(r, s);
+    writer_done(r, s);
+    flush_soon(r);
 }
 
 static void on_readable(evutil_socket_t fd, short ev, void *arg)
@@ -293,6 +340,10 @@ static void pump(runner *r)
                 break;
             submit(r, url, r->read);
             break;
+        case INPUT_BAD:
+            r->read++;
+            refuse(r, url, r->in->bad_len);
+            break;
         case INPUT_WAIT:
             if (event_pending(r->readable, EV_READ, NULL))
                 return;
@@ -338,7 +389,9 @@ static void on_sync(evutil_socket_t fd, short ev, void *arg)
     (void)fd;
     (void)ev;
     pthread_mutex_lock(&r->out_lock);
-    journal_sync(r->cfg->journal);
+    int err = journal_sync(r->cfg->journal);
+    if (err)
+        journal_failed(r->cfg->journal, err);
     pthread_mutex_unlock(&r->out_lock);
 }
 

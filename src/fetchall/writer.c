@@ -17,7 +17,28 @@ static void slot_free(slot *s)
     if (s->body)
         evbuffer_free(s->body);
     free(s->url);
+    free(s->refused);
     free(s);
+}
+
+/* A line of input that was no URL: its error line, and its JSON line. */
+static void write_refused(runner *r, slot *s)
+{
+    const output *o = &r->cfg->out;
+    r->failed = 1;
+    pthread_mutex_lock(&r->out_lock);
+    stream_end(r, s, 0, NULL, 0);
+    output_error(o, s->index, s->refused);
+    if (o->jsonl) {
+        size_t len;
+        char *line = output_failure(s->index, s->url, s->refused, "url", &len);
+        if (fwrite(line, 1, len, stdout) != len)
+            stdout_failed();
+        free(line);
+    }
+    pthread_mutex_unlock(&r->out_lock);
+    r->outstanding--;
+    slot_free(s);
 }
 
 void writer_add(runner *r, slot *s)
@@ -36,28 +57,47 @@ static int ended_by_deadline(const runner *r, const fetch_response *resp)
            monotonic() >= r->t0 + r->cfg->deadline - 0.01;
 }
 
+/* --fail-early or a changed input cancelled it: said once, not its own. */
+static int silent(const runner *r, const fetch_response *resp)
+{
+    return (r->stopped_at || r->input_changed) &&
+           resp->error == FETCH_E_CANCELLED;
+}
+
+void writer_record(runner *r, slot *s)
+{
+    const fetch_response *resp = fetch_task_response(s->task);
+    if (!r->cfg->journal || s->recorded || silent(r, resp) ||
+        ended_by_deadline(r, resp))
+        return;
+    s->recorded = 1;
+    /* the line goes out with the next flush, after the output */
+    pthread_mutex_lock(&r->out_lock);
+    journal_add(r->cfg->journal, s->index, s->url, r->cfg->req.method, resp,
+                resp->error == FETCH_OK && !s->file_error);
+    pthread_mutex_unlock(&r->out_lock);
+}
+
 static void write_result(runner *r, slot *s)
 {
+    if (!s->task) {
+        write_refused(r, s);
+        return;
+    }
     const fetch_response *resp = fetch_task_response(s->task);
     char note[128] = "";
     int ok = resp->error == FETCH_OK;
-    /* --fail-early or a changed input cancelled it: said once */
-    int silent =
-        (r->stopped_at || r->input_changed) && resp->error == FETCH_E_CANCELLED;
     r->failed |= !ok || s->file_error;
     pthread_mutex_lock(&r->out_lock);
     stream_end(r, s, ok, note, sizeof note);
-    if (!silent && output_write(&r->cfg->out, s->index, s->task, s->file_error,
-                                note[0] ? note : NULL) != 0)
+    if (!silent(r, resp) &&
+        output_write(&r->cfg->out, s->index, s->task, s->file_error,
+                     note[0] ? note : NULL) != 0)
         stdout_failed();
     if (s->body && ok) /* what did not stream yet */
         stream_buffer(s, s->body);
-    /* recorded as finished once it is written: the line goes out with
-       the next flush, after the output */
-    if (!silent && r->cfg->journal && !ended_by_deadline(r, resp))
-        journal_add(r->cfg->journal, s->index, s->url, r->cfg->req.method, resp,
-                    ok && !s->file_error);
     pthread_mutex_unlock(&r->out_lock);
+    writer_record(r, s); /* it is in place once written (with -o: before) */
     r->outstanding--;
     slot_free(s);
 }
