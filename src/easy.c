@@ -70,12 +70,19 @@ static int on_request(void *arg, char *ip, char *local_ip, int port,
     return CURL_PREREQFUNC_OK;
 }
 
-/* Everything a handle carries from the client's options. */
-static void client_options(struct fetch__handle *h)
+struct fetch__handle *fetch__handle_new(fetch_client *c)
 {
-    const fetch_client *c = h->client;
+    struct fetch__handle *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    if (!(h->easy = curl_easy_init())) {
+        free(h);
+        return NULL;
+    }
+    h->client = c;
     const fetch_options *o = &c->opts;
     CURL *e = h->easy;
+
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     /* about 8 MiB in all, between 4 and 512 KiB each: thousands of small
        bodies need little each (libcurl allocates it per transfer), a few
@@ -129,32 +136,18 @@ static void client_options(struct fetch__handle *h)
         curl_easy_setopt(e, CURLOPT_PROXY, "");
         curl_easy_setopt(e, CURLOPT_NOPROXY, "");
     }
-}
-
-struct fetch__handle *fetch__handle_new(fetch_client *c)
-{
-    struct fetch__handle *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    if (!(h->easy = curl_easy_init())) {
-        free(h);
-        return NULL;
-    }
-    h->client = c;
-    client_options(h);
     return h;
 }
 
-void fetch__handle_done(struct fetch__handle *h, const struct fetch__xfer *x)
+int fetch__handle_reusable(const struct fetch__xfer *x)
 {
     /* libcurl 7.88 counts the requests it sends anew by itself per easy
        handle, not per transfer, and gives up at five ("Connection died,
        tried 5 times before giving up"): on a pooled handle the count of
        many transfers adds up until one fails for no reason of its own.
-       Only curl_easy_reset() sets it back, so a handle that resent is
-       reset before its next transfer. */
-    if (x->requests > 1 + (x->redirects > 0 ? x->redirects : 0))
-        h->resent = 1;
+       A handle that resent is not reused (curl_easy_reset() would set the
+       count back, but loses the cookie engine's list on the way) */
+    return x->requests <= 1 + (x->redirects > 0 ? x->redirects : 0);
 }
 
 void fetch__handle_free(struct fetch__handle *h)
@@ -192,11 +185,6 @@ void fetch__handle_prepare(struct fetch__handle *h, fetch_task *t, int fresh)
     CURL *e = h->easy;
     h->errbuf[0] = '\0';
     h->sock_errno = 0;
-    if (h->resent) {
-        curl_easy_reset(e);
-        client_options(h);
-        h->resent = h->dirty = 0;
-    }
     if (t->s.custom || h->dirty) {
         custom_options(e, &t->s);
         h->dirty = t->s.custom;

@@ -48,7 +48,6 @@ struct fetch__handle {
     CURL *easy;
     int dirty;      /* a custom request changed options a plain GET resets */
     int sock_errno; /* socket() failed with this in the last transfer */
-    int resent;     /* libcurl resent a request itself: reset before reuse */
     fetch_client *client; /* whose options it carries */
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -284,8 +283,8 @@ void fetch__response_fill(fetch_task *t);
 struct fetch__handle *fetch__handle_new(fetch_client *c);
 void fetch__handle_free(struct fetch__handle *h);
 void fetch__handle_prepare(struct fetch__handle *h, fetch_task *t, int fresh);
-/* The transfer on h is over (its xfer's outcome read, or it was stopped). */
-void fetch__handle_done(struct fetch__handle *h, const struct fetch__xfer *x);
+/* May the handle whose transfer x is over go back to the pool? */
+int fetch__handle_reusable(const struct fetch__xfer *x);
 int fetch__slist_append(struct curl_slist **list, const char *s);
 
 /* clock.c */

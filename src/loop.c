@@ -153,8 +153,7 @@ static void recycle(struct fetch__loop *L, fetch_task *t)
     struct fetch__handle *h = t->x.h;
     t->x.h = NULL;
     curl_multi_remove_handle(L->multi, h->easy);
-    fetch__handle_done(h, &t->x);
-    if (L->pool_len < L->pool_cap)
+    if (L->pool_len < L->pool_cap && fetch__handle_reusable(&t->x))
         L->pool[L->pool_len++] = h;
     else
         fetch__handle_free(h);
