@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The aiohttp peer for bench/run: fetch every URL of a file with one
 ClientSession, TCPConnector(limit=N, limit_per_host=P), asyncio.gather;
 bodies are read and dropped.

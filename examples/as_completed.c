@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* as_completed: the gather URLs again (3, 1 and 2 units of delay), printed
    as each finishes (asyncio.as_completed): they come out sorted by delay,
    without any sorting.  Usage: as_completed BASE_URL */

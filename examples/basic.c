@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* basic: fetch one URL, print its status and length (session.get +
    response.text). Usage: basic URL */
 #include <stdio.h>

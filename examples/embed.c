@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* embed: a program that runs its own libevent loop, with its own timer
    ticking, and fetches in the background through completion callbacks. The
    loop never blocks on a fetch.  Usage: embed BASE_URL */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gather: fetch three URLs that answer after 3, 1 and 2 units of delay and
    print the bodies in request order (asyncio.gather). The whole run takes
    about as long as the slowest, not the sum.  Usage: gather BASE_URL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* measure_time: fetch N URLs that each answer after 200 ms, one after the
    other and then all at once; print both times, the speed-up, and the
    concurrent run's total / n (asyncio's measure_time(n, max_delay)).

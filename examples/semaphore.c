@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* semaphore: a small scraper that fetches 12 pages with at most 3 requests
    in flight to the host (aiohttp's limit_per_host, an asyncio.Semaphore per
    host). Trace hooks count what is in flight to show the limit held.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* task_wait_n: wait_n through explicit task handles (asyncio's
    task_wait_n): every task is created first and kept in an array; each
    one's completion callback records its delay as it finishes; one gather

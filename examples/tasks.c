@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tasks: create tasks, cancel one, wait_for one with a short timeout, and
    gather the rest (task.cancel, asyncio.wait_for, asyncio.gather).
    Usage: tasks BASE_URL */

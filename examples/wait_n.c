@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wait_n: n concurrent requests to an endpoint that answers after a random
    time up to max_delay; the delays come back in completion order, shortest
    first, without any sorting: asyncio's wait_n(n, max_delay) with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libfetch: fetch many HTTP(S) URLs concurrently, the asyncio/aiohttp way.
  *
@@ -104,7 +105,11 @@
  * thread of its own, to carry transfers; data callbacks and the on_started
  * and on_first_byte trace hooks then run on those threads. libfetch keeps
  * no global state of its own apart from libcurl's global init (done once,
- * thread-safely, by the first fetch_client_new()).
+ * thread-safely, by the first fetch_client_new()), and changes nothing of
+ * the process: no signal disposition (every transfer sets
+ * CURLOPT_NOSIGNAL and libcurl sends with MSG_NOSIGNAL, its TLS layer too,
+ * so that a server closing on a request raises no SIGPIPE; a program that
+ * writes to pipes itself chooses its own), no locale, no limits.
  *
  * ABI: the structs a program fills (fetch_options, fetch_request) or has
  * filled (fetch_stats) grow only at their end, and carry their size: the
@@ -388,7 +393,8 @@ typedef struct fetch_options {
 } fetch_options;
 
 /** Fill opts with the defaults documented in fetch_options; use the macro
- *  fetch_options_init(opts), which passes sizeof *opts as size. */
+ *  fetch_options_init(opts), which passes sizeof *opts as size. NULL is a
+ *  no-op. */
 void fetch_options_init_size(fetch_options *opts, size_t size);
 #define fetch_options_init(opts) fetch_options_init_size((opts), sizeof *(opts))
 
@@ -455,7 +461,8 @@ typedef struct fetch_stats {
 } fetch_stats;
 
 /** Fill *stats for client; use the macro fetch_client_stats(client, stats),
- *  which passes sizeof *stats as size. */
+ *  which passes sizeof *stats as size. A NULL client gives all zeros; a
+ *  NULL stats is a no-op. */
 void fetch_client_stats_size(const fetch_client *client, fetch_stats *stats,
                              size_t size);
 #define fetch_client_stats(client, stats)                                      \
@@ -538,7 +545,8 @@ typedef struct fetch_request {
 } fetch_request;
 
 /** Fill req with the defaults documented in fetch_request (url NULL); use
- *  the macro fetch_request_init(req), which passes sizeof *req as size. */
+ *  the macro fetch_request_init(req), which passes sizeof *req as size.
+ *  NULL is a no-op. */
 void fetch_request_init_size(fetch_request *req, size_t size);
 #define fetch_request_init(req) fetch_request_init_size((req), sizeof *(req))
 
@@ -677,7 +685,7 @@ int fetch_task_header_at(const fetch_task *task, size_t i, const char **name,
 /**
  * Cancel every unfinished task of the client (queued or running); each ends
  * with FETCH_E_CANCELLED and its callback runs before this returns.
- * @return the number of tasks cancelled.
+ * @return the number of tasks cancelled (0 for a NULL client).
  */
 size_t fetch_client_cancel_all(fetch_client *client);
 
@@ -787,7 +795,7 @@ fetch_task *fetch_as_completed(fetch_client *client, double timeout, int *err);
  * each byte that is not part of a valid UTF-8 sequence becomes U+FFFD (the
  * replacement character), as a browser decodes it.
  *
- * @param src  len bytes, NUL bytes allowed.
+ * @param src  len bytes, NUL bytes allowed; NULL is as len 0.
  * @return the length of the whole result, without the NUL.
  */
 size_t fetch_text_escape(char *dst, size_t size, const char *src, size_t len,
@@ -799,8 +807,27 @@ size_t fetch_text_escape(char *dst, size_t size, const char *src, size_t len,
  * included; returns the length the whole result needs). Works on malformed
  * URLs too: whatever stands before the last '@' between "scheme://" (or the
  * start) and the first '/', '?', '#' or backslash is taken as credentials.
+ * A NULL url is as "".
  */
 size_t fetch_url_redact(char *dst, size_t size, const char *url);
+
+/**
+ * Would libfetch send header as a request header (fetch_options.headers,
+ * fetch_request.headers)? "Name: value", "Name:" (removes one libcurl
+ * would send) or "Name;" (sends it empty), the name an HTTP token (RFC
+ * 9110), nothing after a CR or LF that could start a header of its own.
+ * For programs that check their input before they submit it, with the
+ * library's own rule (fetchall checks -H so).
+ * @return FETCH_OK, or FETCH_E_INVAL (NULL too).
+ */
+int fetch_header_check(const char *header);
+
+/**
+ * Is method an HTTP token (RFC 9110), as fetch_request.method must be
+ * ("GET", "PROPFIND")?
+ * @return FETCH_OK, or FETCH_E_INVAL (NULL, empty, a space, CR or LF ...).
+ */
+int fetch_method_check(const char *method);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The client: options, its scheduler and loops, the deadline, teardown.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,6 +66,8 @@ static int retry_options(fetch_client *c, const fetch_options *o)
 void fetch_options_init_size(fetch_options *o, size_t size)
 {
     fetch_options d;
+    if (!o)
+        return;
     options_defaults(&d);
     d.size = size;
     memcpy(o, &d, size < sizeof d ? size : sizeof d);
@@ -185,12 +187,12 @@ static int load_cookies(fetch_client *c)
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc;
 
+/* Nothing process-wide but libcurl's own init: every handle has
+   CURLOPT_NOSIGNAL, and libcurl sends with MSG_NOSIGNAL (its TLS layer
+   too), so that a peer closing on us raises no SIGPIPE. */
 static void global_init(void)
 {
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    /* NOSIGNAL is set on every handle; a peer closing on us must not kill
-       the process either */
-    signal(SIGPIPE, SIG_IGN);
 }
 
 static void destroy(fetch_client *c);
@@ -267,6 +269,8 @@ static void save_cookies(fetch_client *c)
 
 size_t fetch_client_cancel_all(fetch_client *c)
 {
+    if (!c)
+        return 0;
     unsigned long before = c->next_seq; /* not what callbacks submit now */
     size_t n = 0;
     fetch_task *t;
@@ -377,6 +381,12 @@ void fetch_client_stats_size(const fetch_client *c, fetch_stats *out,
 {
     fetch_stats s = {.size = size};
     fetch_client *m = (fetch_client *)c; /* the lock only */
+    if (!out)
+        return;
+    if (!c) { /* nothing at all */
+        memcpy(out, &s, size < sizeof s ? size : sizeof s);
+        return;
+    }
     s.tasks = c->ntasks;
     s.finished = c->finished;
     s.loops = c->nloops;

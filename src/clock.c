@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one clock: monotonic seconds, and seconds as libevent takes them. */
 #include <math.h>
 #include <time.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Easy handles: a new one carries the client's options; preparing one for a
  * task sets what differs per transfer. A plain GET changes only the URL and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Result codes: their names and texts, from the one list in libfetch.h, and
    how libcurl's codes map onto them. */
 #include "fetch-internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the library's files share. Not installed. Each file keeps its own
  * private structs; the layers, top to bottom, with no call upwards except

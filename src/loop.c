@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The event loops. Each loop is one libcurl multi handle driven by one
  * libevent event_base, and the only place that calls

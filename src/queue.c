@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The scheduler. Requests wait in per-host FIFO queues (a host is the
  * "scheme://host:port" key its caller computes). A request may start when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The scheduler: which queued request may start next. It knows nothing of
  * libcurl, libevent or threads (its caller holds the client's lock), so its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A response on its way in and at its end. The body sink and the outcome
  * run on the loop that carries the transfer and write only into the task's

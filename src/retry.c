@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Which failed attempts are retried, what an answer says of its host, and
  * how long a retry waits: the rules of urllib3's Retry, written out in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tasks, on the client's side: submission (the URL checked, the request's
  * settings resolved once, the task queued in the scheduler), the one way a
@@ -52,6 +53,8 @@ static void request_defaults(fetch_request *r)
 void fetch_request_init_size(fetch_request *r, size_t size)
 {
     fetch_request d;
+    if (!r)
+        return;
     request_defaults(&d);
     d.size = size;
     memcpy(r, &d, size < sizeof d ? size : sizeof d);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Untrusted text: URLs, header values and server messages come from the web
  * and may hold control bytes, bytes that are not UTF-8, or credentials. Every
@@ -82,6 +83,8 @@ static size_t done(struct out *o)
 size_t fetch_text_escape(char *dst, size_t size, const char *src, size_t len,
                          int flags)
 {
+    if (!src)
+        len = 0;
     const unsigned char *p = (const unsigned char *)src;
     struct out o = {dst, size, 0, 0};
     char u[16];
@@ -204,6 +207,8 @@ void fetch__host_key(const char *url, char *buf, size_t len)
 size_t fetch_url_redact(char *dst, size_t size, const char *url)
 {
     struct out o = {dst, size, 0, 0};
+    if (!url)
+        url = "";
     const char *at = NULL;
     size_t b, e;
     authority(url, &b, &e);
@@ -300,4 +305,15 @@ int fetch__header_ok(const char *h)
         return 0;
     size_t n = strcspn(h, ":;");
     return h[n] && fetch__token(h, n);
+}
+
+int fetch_header_check(const char *header)
+{
+    return header && fetch__header_ok(header) ? FETCH_OK : FETCH_E_INVAL;
+}
+
+int fetch_method_check(const char *method)
+{
+    return method && fetch__token(method, strlen(method)) ? FETCH_OK
+                                                          : FETCH_E_INVAL;
 }

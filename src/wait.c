@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Blocking waits: gather, wait_for, as_completed. Built only on task
  * completion: they

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fetchall, run as a command against the loopback test server. */
 #define _GNU_SOURCE
 #include <check.h>

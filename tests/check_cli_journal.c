@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fetchall --journal: a run killed at any moment resumes where it was. No
    finished request is lost from the journal, none is skipped that did not
    finish, and a journal never serves other input or other options. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fetchall --progress: a bar on a terminal (a pseudo-terminal here), as
    wide as the terminal, error lines above it, a summary in its place at
    the end; nothing of it in a pipe unless asked for plain lines. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fetchall enqueue, worker and results against a redis-server of the
    test's own (a unix socket in a scratch directory): chunks of a killed
    worker are taken over, results are stored exactly once however workers

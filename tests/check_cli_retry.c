@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fetchall's retries and politeness: what the user sees (bodies in order,
    nothing from a failed attempt) and what the servers see (their own
    logs: how many requests, when). */

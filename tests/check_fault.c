@@ -1,15 +1,18 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fault suite: output and input a user can trust. fetchall with real
  * files, signals and hostile servers (tests/server/faultserver), and the
  * library with bad arguments and hostile text.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1124,6 +1128,98 @@ START_TEST(a_full_disk_is_named_as_such)
 }
 END_TEST
 
+/* The library changes nothing of the process: with SIGPIPE at its
+   default (fatal) a server that closes while a large body is still being
+   sent (every write after that fails with EPIPE) is that request's error,
+   nothing more. The server: a child that reads a little and closes. */
+START_TEST(library_raises_no_sigpipe)
+{
+    signal(SIGPIPE, SIG_DFL);
+    enum { BODY = 16 << 20, N = 3 };
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t alen = sizeof a;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, alen), 0);
+    ck_assert_int_eq(listen(lfd, 16), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        for (int i = 0; i < N; i++) {
+            char buf[4096];
+            int fd = accept(lfd, NULL, NULL);
+            if (fd < 0 || read(fd, buf, sizeof buf) < 0)
+                _exit(1);
+            close(fd);
+        }
+        _exit(0);
+    }
+    close(lfd);
+    char *body = malloc(BODY);
+    memset(body, 'x', BODY);
+    fetch_client *c = client_with(1, 0, 10);
+    fetch_request q;
+    fetch_request_init(&q);
+    q.method = "POST";
+    q.body = body;
+    q.body_len = BODY;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/upload", ntohs(a.sin_port));
+    q.url = url;
+    fetch_task *t[N];
+    for (int i = 0; i < N; i++)
+        ck_assert_ptr_nonnull(t[i] = fetch_submit(c, &q, NULL, NULL, NULL));
+    ck_assert_int_eq(
+        fetch_gather(c, t, N, FETCH_WAIT_FOREVER, FETCH_GATHER_ALL), N);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(fetch_task_response(t[i])->error, FETCH_E_TRANSFER);
+    free_all(t, N);
+    assert_idle(c);
+    client_free(c);
+    free(body);
+    ck_assert_int_eq(run_reap(pid), 0);
+}
+END_TEST
+
+/* NULL where a sibling takes it; the header and method checks are the
+   library's own. */
+START_TEST(library_takes_null_and_checks_headers)
+{
+    fetch_stats st;
+    memset(&st, 0xff, sizeof st);
+    fetch_client_stats(NULL, &st);
+    ck_assert_uint_eq(st.tasks, 0);
+    ck_assert_uint_eq(st.running, 0);
+    ck_assert_uint_eq(st.size, sizeof st);
+    fetch_client_stats(NULL, NULL);
+    ck_assert_uint_eq(fetch_client_cancel_all(NULL), 0);
+    ck_assert_ptr_null(fetch_client_base(NULL));
+    fetch_options_init(NULL);
+    fetch_request_init(NULL);
+    fetch_client_free(NULL);
+    fetch_task_free(NULL);
+    ck_assert_int_eq(fetch_task_cancel(NULL), FETCH_E_INVAL);
+    ck_assert_int_eq(fetch_client_set_deadline(NULL, 1), FETCH_E_INVAL);
+    char buf[8];
+    ck_assert_uint_eq(fetch_text_escape(buf, sizeof buf, NULL, 5, 0), 0);
+    ck_assert_str_eq(buf, "");
+    ck_assert_uint_eq(fetch_url_redact(buf, sizeof buf, NULL), 0);
+    const char *good[] = {"X-A: b", "Accept:", "X-Empty;", "X-A:b c"};
+    const char *bad[] = {"X-A b",   ": v", "X-A: b\r\nX-B: c",
+                         "X\nA: b", "",    NULL};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        ck_assert_int_eq(fetch_header_check(good[i]), FETCH_OK);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_int_eq(fetch_header_check(bad[i]), FETCH_E_INVAL);
+    ck_assert_int_eq(fetch_method_check("PROPFIND"), FETCH_OK);
+    ck_assert_int_eq(fetch_method_check("GET X"), FETCH_E_INVAL);
+    ck_assert_int_eq(fetch_method_check("GET\r\n"), FETCH_E_INVAL);
+    ck_assert_int_eq(fetch_method_check(""), FETCH_E_INVAL);
+    ck_assert_int_eq(fetch_method_check(NULL), FETCH_E_INVAL);
+}
+END_TEST
+
 static Suite *fault_suite(void)
 {
     Suite *s = suite_create("fault");
@@ -1161,6 +1257,8 @@ static Suite *fault_suite(void)
     tcase_add_test(lib, library_deadline_ends_everything);
     tcase_add_test(lib, library_out_of_descriptors_is_reported_as_such);
     tcase_add_test(lib, library_data_callback_says_why);
+    tcase_add_test(lib, library_raises_no_sigpipe);
+    tcase_add_test(lib, library_takes_null_and_checks_headers);
     suite_add_tcase(s, lib);
     return s;
 }

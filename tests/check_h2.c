@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * HTTP/2 as production servers speak it: nginx over HTTPS with
  * keepalive_requests 50 sends GOAWAY after every 50 streams. The streams

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The scheduler (src/queue.c) on its own: no network, no event loop, a
  * fake clock. Fairness between hosts, exact limits, waiting hosts, retries

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Responses: bodies (exact, too large, streamed, to files), headers,
    redirects, broken transfers and HTTP errors. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Retries (urllib3's rules, back-off, Retry-After, budgets), what a host's
    answers do to its other requests (pushback, the circuit breaker), and
    politeness (rates and delays), measured by the test server's own log. */

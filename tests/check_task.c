@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tasks: submission and its limits, settings per request, cancel and
    free, callbacks exactly once, timeouts, tracing, cookies, embedding. */
 #define _GNU_SOURCE

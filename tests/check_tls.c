@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TLS: verification, CA files, client certificates. */
 #define _GNU_SOURCE
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Waiting: gather (request order, deadline, fail-fast), wait_for,
    as_completed, and blocking calls refused from inside the loop. */
 #define _GNU_SOURCE

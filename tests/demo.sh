@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make demo: fetchall on 1,000 URLs of a local test server: fast, slow,
 # never-answering and failing ones mixed, as a scraping run meets them.
 set -u

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run every example against the test server and check what it prints.
 set -u
 . "${top_srcdir:-.}/tests/server.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The sources follow .clang-format.
 cd "${top_srcdir:-.}" || exit 1
 command -v clang-format >/dev/null || { echo "clang-format not installed"; exit 77; }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test helpers: start/stop the test server, run commands, read /stats. */
 #define _GNU_SOURCE
 #include <check.h>

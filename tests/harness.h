@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test helpers: the loopback test server and running commands. */
 #ifndef HARNESS_H
 #define HARNESS_H

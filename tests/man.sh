@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The man pages render without warnings.
 cd "${top_srcdir:-.}" || exit 1
 command -v groff >/dev/null || { echo "groff not installed"; exit 77; }

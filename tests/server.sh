@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shell helper: start tests/server/testserver on an ephemeral port.
 # Sourced by tests/examples.sh and tests/demo.sh. Sets $BASE; server_stop
 # ends it (it also ends by itself when this shell goes away).

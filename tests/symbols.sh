@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The shared library exports the public fetch_* API and nothing else.
 lib=$(ls .libs/libfetch.so 2>/dev/null)
 [ -n "$lib" ] || { echo "no shared library built"; exit 77; }

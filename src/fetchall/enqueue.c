@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fetchall enqueue: the input's URLs onto the queue's stream, a chunk of
  * them an entry, each URL keeping its position in the input. Each chunk is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fetchall: shared declarations of the command's modules. */
 #ifndef FETCHALL_H
 #define FETCHALL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * --rate, --host-rate, --delay and --per-host across every worker of a
  * queue: Redis hands out the start times and the slots, so that they hold

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * URL input: arguments first, then one URL a line from each -i FILE (or
  * stdin) in the order given. A regular file is read as it is needed; a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * --journal FILE: what has finished, so that a run killed at any moment
  * (kill -9, a reboot) resumes where it was. The file is JSON lines: a

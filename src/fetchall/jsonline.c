@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One JSON object on one line, its members in the order they are added:
  * strings escaped by jansson (ASCII only; bytes that are not UTF-8 become

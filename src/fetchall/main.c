@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fetchall: fetch many URLs concurrently and write the results in request
  * order, each as soon as it and everything before it are complete.
@@ -947,6 +948,9 @@ static int across(args *a, char **urls, int n_urls)
 int main(int argc, char **argv)
 {
     args a = {0};
+    /* a closed stdout is an EPIPE to end on as a pipeline expects (see
+       stdout_failed()), a closed socket a request's error */
+    signal(SIGPIPE, SIG_IGN);
     /* Host names that are not ASCII (IDN) are converted by libcurl's
        libidn2 from the locale's encoding, as curl does: the user's, or
        UTF-8 (what web pages and URL lists use) when that is plain ASCII */

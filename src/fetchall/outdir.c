@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * -o DIR: body N becomes DIR/N only when it is complete. It is written to a
  * temporary file of a name no one else can have (".N.RANDOM.part", created

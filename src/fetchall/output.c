@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writing results: bodies to stdout, JSON lines, error lines. */
 #include <stdlib.h>
 #include <string.h>

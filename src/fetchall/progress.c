@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * --progress: on a terminal, one line on stderr redrawn five times a
  * second (done/total, ok/failed/retrying, in flight/queued, hosts paused,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * --redis URL: where the queue lives, and the connections to it.
  *

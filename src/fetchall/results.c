@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fetchall results: the queue's result records as JSON lines on stdout, in
  * request order (a chunk that comes early waits for the ones before it),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The queue's layout in Redis, and the Lua scripts that change it: each
  * runs atomically in Redis, so that no crash between two commands can lose

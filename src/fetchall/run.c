@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The run: one libfetch client with a loop per core carries the transfers
  * (one scheduler, so -j and --per-host hold over all of them); this thread

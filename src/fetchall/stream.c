@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Streaming: with -N, or when stdout is a regular file that fetchall
  * appends to, the oldest unwritten body is not held back. Until a slot is

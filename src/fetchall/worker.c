@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fetchall worker: takes chunks of URLs from the queue's consumer group,
  * fetches them with the whole of fetchall's machinery (limits, retries,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Writing results: in request order (a ring of the slots read, oldest at
  * its head, each written once it and all before it are done) or in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * faultserver: a loopback server that misbehaves on purpose, for the fault
  * suite. It speaks raw TCP through libevent bufferevents, so that it can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * testserver: the loopback HTTP server the tests, examples and `make demo`
  * fetch from. libevent's evhttp on 127.0.0.1, an ephemeral port printed on
