@@ -73,7 +73,9 @@ struct fetch__sched {
     double breaker_pause, breaker_max; /* its first pause, its longest */
     size_t paused;                     /* hosts pushed back or broken */
     unsigned long rng;                 /* jitter */
-    unsigned long steps; /* heap levels walked: tests check O(log hosts) */
+#ifdef FETCH_SCHED_STEPS
+    unsigned long steps; /* heap levels walked: check_queue counts them */
+#endif
 };
 
 void fetch__sched_init(struct fetch__sched *s, size_t limit, size_t per_host);

@@ -30,7 +30,9 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include "fetchall.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "cluster.h"
 
 typedef struct worker worker;
 typedef struct chunk chunk;
@@ -122,7 +124,6 @@ __attribute__((format(printf, 2, 3))) static void say(const worker *w,
     va_end(ap);
     fetch_text_escape(shown, sizeof shown, line, strlen(line),
                       FETCH_TEXT_TERMINAL);
-    progress_above();
     fprintf(stderr, "fetchall: worker %s\n", shown);
 }
 
@@ -613,8 +614,7 @@ int worker_run(const cluster *cl, const config *cfg, int threads)
     w.base = fetch_client_base(w.client);
     w.gate = hostgate_new(w.base, &w.cmd, &w.q, &cfg->fo, w.name,
                           cl->claim_idle > 1 ? cl->claim_idle : 1, start, &w);
-    struct timeval tv = {(time_t)w.tick_s,
-                         (suseconds_t)((w.tick_s - (time_t)w.tick_s) * 1e6)};
+    struct timeval tv = seconds_tv(w.tick_s);
     if (!(w.tick = event_new(w.base, -1, EV_PERSIST, on_tick, &w)) ||
         event_add(w.tick, &tv) != 0)
         fatal("out of memory");

@@ -1,19 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Writing results: bodies to stdout, JSON lines, error lines. */
+/* A result as the command shows it: its JSON line (schema 1), its error
+   line. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fetchall.h"
-
-char *escaped_text(const char *s)
-{
-    size_t len = strlen(s);
-    size_t n = fetch_text_escape(NULL, 0, s, len, FETCH_TEXT_TERMINAL);
-    char *e = malloc(n + 1);
-    if (e)
-        fetch_text_escape(e, n + 1, s, len, FETCH_TEXT_TERMINAL);
-    return e;
-}
+#include "jsonline.h"
+#include "message.h"
+#include "outdir.h"
+#include "record.h"
 
 void output_error(const output *o, size_t index, const char *what)
 {
@@ -21,9 +16,9 @@ void output_error(const output *o, size_t index, const char *what)
         return;
     if (o->err_is_out) /* 2>&1: what came before goes first */
         fflush(stdout);
-    progress_above();
+    message_above();
     fprintf(stderr, "fetchall: [%zu] %s\n", index, what);
-    progress_below();
+    message_below();
 }
 
 /* The version of the JSON lines' schema (fetchall(1), JSON LINES): a
@@ -135,23 +130,4 @@ const char *output_failed(const output *o, size_t index, const fetch_task *t,
     free(line);
     free(dir);
     return error;
-}
-
-int output_write(const output *o, size_t index, const fetch_task *t,
-                 int file_error, const char *note)
-{
-    const fetch_response *r = fetch_task_response(t);
-    char buf[4200];
-    const char *error =
-        output_failed(o, index, t, file_error, note, buf, sizeof buf);
-    if (o->jsonl) {
-        size_t len;
-        char *line = output_record(o, index, t, error, NULL, &len);
-        int rc = fwrite(line, 1, len, stdout) == len ? 0 : -1;
-        free(line);
-        return rc;
-    }
-    if (o->dir || error)
-        return 0;
-    return fwrite(r->body, 1, r->body_len, stdout) == r->body_len ? 0 : -1;
 }

@@ -26,7 +26,9 @@
  */
 #include <stdio.h>
 
-#include "fetchall.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "cluster.h"
 
 void rqueue_keys(rqueue *q, const char *name)
 {

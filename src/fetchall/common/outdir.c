@@ -17,7 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fetchall.h"
+#include "message.h"
+#include "outdir.h"
 
 /* mkdir -p: DIR and every missing parent. */
 static int make_dirs(const char *path)

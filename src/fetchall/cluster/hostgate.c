@@ -28,7 +28,9 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include "fetchall.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "cluster.h"
 
 #define BUCKETS 4096
 
@@ -155,10 +157,7 @@ hostgate *hostgate_new(struct event_base *base, rconn *rc, const rqueue *q,
 
 static host *find(hostgate *g, const char *name)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    host **b = &g->buckets[h % BUCKETS], *x;
+    host **b = &g->buckets[fnv1a32(name, strlen(name)) % BUCKETS], *x;
     for (x = *b; x; x = x->next)
         if (!strcmp(x->name, name))
             return x;
@@ -178,7 +177,7 @@ static void arm(host *h, double at)
     double d = at - monotonic();
     if (d < 0)
         d = 0;
-    struct timeval tv = {(time_t)d, (suseconds_t)((d - (time_t)d) * 1e6)};
+    struct timeval tv = seconds_tv(d);
     evtimer_add(h->timer, &tv);
 }
 

@@ -23,7 +23,10 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
-#include "fetchall.h"
+#include "../common/jsonline.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "local.h"
 
 #define JOURNAL_VERSION 1
 
@@ -46,9 +49,7 @@ static int write_all(int fd, const char *p, size_t len)
 /* FNV-1a, 32 bits, never 0 (0: nothing recorded). */
 static uint32_t url_hash(const char *url)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-        h = (h ^ *p) * 16777619u;
+    uint32_t h = fnv1a32(url, strlen(url));
     return h ? h : 1;
 }
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -16,7 +17,7 @@
 
 #include <event2/buffer.h>
 
-#include "fetchall.h"
+#include "input.h"
 
 /* Open path ("-": stdin) for reading; a directory is refused. */
 static int open_path(const char *path)

@@ -17,7 +17,9 @@
 
 #include <event2/event.h>
 
-#include "fetchall.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "local.h"
 
 #define BAR_EVERY 0.2
 #define PLAIN_EVERY 10.0
@@ -26,21 +28,15 @@
    above it. */
 static progress *active;
 
-int progress_mode(const char *arg, int quiet)
+int progress_mode(int given, int quiet)
 {
     const char *term = getenv("TERM");
-    if (!arg || !strcmp(arg, "auto"))
-        return !quiet && isatty(STDERR_FILENO) && term && *term &&
-                       strcmp(term, "dumb")
-                   ? PROGRESS_BAR
-                   : PROGRESS_NONE;
-    if (!strcmp(arg, "none"))
-        return PROGRESS_NONE;
-    if (!strcmp(arg, "bar"))
-        return PROGRESS_BAR;
-    if (!strcmp(arg, "plain"))
-        return PROGRESS_PLAIN;
-    return -1;
+    if (given != PROGRESS_AUTO)
+        return given;
+    return !quiet && isatty(STDERR_FILENO) && term && *term &&
+                   strcmp(term, "dumb")
+               ? PROGRESS_BAR
+               : PROGRESS_NONE;
 }
 
 /* "1:02:03" or "2:03". */
@@ -100,7 +96,7 @@ static void status_line(runner *r, char *line, size_t len, int bar)
     clock_text(el, sizeof el, elapsed);
     size_text(bytes, sizeof bytes, (double)r->bytes);
     size_text(rate_b, sizeof rate_b, p->byte_rate);
-    size_t all = r->cfg->total;
+    size_t all = r->total;
     if (all != (size_t)-1 && all >= done) {
         snprintf(total, sizeof total, "/%zu (%.0f%%)", all,
                  all ? 100.0 * (double)done / (double)all : 100.0);
@@ -175,14 +171,11 @@ void progress_start(runner *r, progress *p, int mode)
     p->next_plain = p->t0 + PLAIN_EVERY;
     if (mode == PROGRESS_NONE)
         return;
-    if (mode == PROGRESS_BAR)
+    if (mode == PROGRESS_BAR) { /* every message goes above it */
         active = p;
-    double every = mode == PROGRESS_BAR ? BAR_EVERY : 1;
-    struct timeval tv = {0, (suseconds_t)(every * 1e6)};
-    if (every >= 1) {
-        tv.tv_sec = (time_t)every;
-        tv.tv_usec = 0;
+        message_guard(progress_above, progress_below);
     }
+    struct timeval tv = seconds_tv(mode == PROGRESS_BAR ? BAR_EVERY : 1);
     if (!(p->timer = event_new(r->base, -1, EV_PERSIST, on_tick, r)) ||
         event_add(p->timer, &tv) != 0)
         fatal("out of memory");
@@ -210,6 +203,7 @@ void progress_end(runner *r)
     progress_above();
     p->drawn = 0;
     active = NULL;
+    message_guard(NULL, NULL);
     double took = monotonic() - p->t0;
     size_t done = r->done_ok + r->done_failed;
     char bytes[32], el[32];

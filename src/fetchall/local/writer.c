@@ -10,7 +10,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "fetchall.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "local.h"
 
 static void slot_free(slot *s)
 {
@@ -68,13 +70,13 @@ static int silent(const runner *r, const fetch_response *resp)
 void writer_record(runner *r, slot *s)
 {
     const fetch_response *resp = fetch_task_response(s->task);
-    if (!r->cfg->journal || s->recorded || silent(r, resp) ||
+    if (!r->journal || s->recorded || silent(r, resp) ||
         ended_by_deadline(r, resp))
         return;
     s->recorded = 1;
     /* the line goes out with the next flush, after the output */
     pthread_mutex_lock(&r->out_lock);
-    journal_add(r->cfg->journal, s->index, s->url, r->cfg->req.method, resp,
+    journal_add(r->journal, s->index, s->url, r->cfg->req.method, resp,
                 resp->error == FETCH_OK && !s->file_error);
     pthread_mutex_unlock(&r->out_lock);
 }
@@ -92,8 +94,8 @@ static void write_result(runner *r, slot *s)
     pthread_mutex_lock(&r->out_lock);
     stream_end(r, s, ok, note, sizeof note);
     if (!silent(r, resp) &&
-        output_write(&r->cfg->out, s->index, s->task, s->file_error,
-                     note[0] ? note : NULL) != 0)
+        sink_write(&r->cfg->out, s->index, s->task, s->file_error,
+                   note[0] ? note : NULL) != 0)
         stdout_failed();
     if (s->body && ok) /* what did not stream yet */
         stream_buffer(s, s->body);

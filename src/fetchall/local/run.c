@@ -20,50 +20,16 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "fetchall.h"
-
-double monotonic(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void sleep_seconds(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-void fatal(const char *what)
-{
-    fprintf(stderr, "fetchall: %s\n", what);
-    exit(1);
-}
-
-void stdout_failed(void)
-{
-    if (errno == EPIPE) {
-        signal(SIGPIPE, SIG_DFL);
-        raise(SIGPIPE);
-    }
-    perror("fetchall: stdout");
-    exit(1);
-}
-
-void flush_stdout(void)
-{
-    if (fflush(stdout) != 0)
-        stdout_failed();
-}
+#include "../common/message.h"
+#include "../common/util.h"
+#include "local.h"
 
 /* The journal could not be written: it says so, naming it, and ends the
    run (what it holds is still true: a rerun goes on from there). */
 static void journal_failed(const journal *j, int err)
 {
     char *name = escaped_text(j->path);
-    progress_above();
+    message_above();
     fprintf(stderr, "fetchall: --journal %s: %s\n", name ? name : "FILE",
             strerror(err));
     free(name);
@@ -74,7 +40,7 @@ static void journal_failed(const journal *j, int err)
    then, the journal may say so. */
 static void flush_out(runner *r)
 {
-    journal *j = r->cfg->journal;
+    journal *j = r->journal;
     int err;
     flush_stdout();
     if (j && (err = journal_flush(j)) != 0)
@@ -109,12 +75,12 @@ static void *signal_main(void *arg)
     until.tv_sec += 2;
     if (pthread_mutex_timedlock(&r->out_lock, &until) == 0) {
         stream_abort(r);
-        fflush(stdout);      /* whole results only: a body is written whole */
-        if (r->cfg->journal) /* and what is out is in the journal */
-            journal_flush(r->cfg->journal);
+        fflush(stdout); /* whole results only: a body is written whole */
+        if (r->journal) /* and what is out is in the journal */
+            journal_flush(r->journal);
     }
     if (!r->cfg->out.quiet) {
-        progress_above();
+        message_above();
         fprintf(stderr,
                 "fetchall: %s: stopped; the output ends with the last "
                 "whole result\n",
@@ -305,14 +271,13 @@ static int room(runner *r)
    skipped. Other input than the journal's ends the run. */
 static int resumed(runner *r, const char *url)
 {
-    switch (
-        journal_check(r->cfg->journal, r->read, url, r->cfg->retry_failed)) {
+    switch (journal_check(r->journal, r->read, url, r->cfg->retry_failed)) {
     case JOURNAL_SKIP:
         r->skipped++;
-        r->skipped_failed += r->cfg->journal->state[r->read] == 2;
+        r->skipped_failed += r->journal->state[r->read] == 2;
         return 1;
     case JOURNAL_CHANGED:
-        progress_above();
+        message_above();
         if (!r->input_changed)
             fprintf(stderr,
                     "fetchall: --journal: URL %zu is not the one the journal "
@@ -337,7 +302,7 @@ static void pump(runner *r)
         switch (input_next(r->in, &url)) {
         case INPUT_URL:
             r->read++;
-            if (r->cfg->journal && resumed(r, url))
+            if (r->journal && resumed(r, url))
                 break;
             submit(r, url, r->read);
             break;
@@ -390,9 +355,9 @@ static void on_sync(evutil_socket_t fd, short ev, void *arg)
     (void)fd;
     (void)ev;
     pthread_mutex_lock(&r->out_lock);
-    int err = journal_sync(r->cfg->journal);
+    int err = journal_sync(r->journal);
     if (err)
-        journal_failed(r->cfg->journal, err);
+        journal_failed(r->journal, err);
     pthread_mutex_unlock(&r->out_lock);
 }
 
@@ -403,9 +368,12 @@ static void flush_soon(runner *r)
         evtimer_add(r->flush, &now);
 }
 
-int run(const config *cfg, input *in, int threads)
+int run(const job *jb)
 {
-    runner r = {.cfg = cfg, .in = in};
+    const config *cfg = jb->cfg;
+    input *in = jb->in;
+    runner r = {
+        .cfg = cfg, .in = in, .journal = jb->journal, .total = jb->total};
     fetch_options fo = cfg->fo;
     int err;
 
@@ -427,7 +395,7 @@ int run(const config *cfg, input *in, int threads)
         fatal("out of memory");
     pthread_mutex_init(&r.out_lock, NULL);
     start_signals(&r); /* before the client starts its loops' threads */
-    fo.loops = threads;
+    fo.loops = jb->threads;
     if (!(r.client = fetch_client_new(&fo, NULL, &err)))
         fatal(fetch_strerror(err));
     r.base = fetch_client_base(r.client);
@@ -436,27 +404,21 @@ int run(const config *cfg, input *in, int threads)
     if (!r.readable || !r.flush)
         fatal("out of memory");
     if (cfg->deadline > 0) {
-        struct timeval tv = {
-            (time_t)cfg->deadline,
-            (suseconds_t)((cfg->deadline - (double)(time_t)cfg->deadline) *
-                          1e6)};
+        struct timeval tv = seconds_tv(cfg->deadline);
         if (fetch_client_set_deadline(r.client, cfg->deadline) != FETCH_OK ||
             !(r.deadline = evtimer_new(r.base, on_deadline, &r)))
             fatal("out of memory");
         evtimer_add(r.deadline, &tv);
     }
-    if (cfg->journal && cfg->journal_fsync > 0) {
-        struct timeval tv;
-        tv.tv_sec = (time_t)cfg->journal_fsync;
-        tv.tv_usec =
-            (suseconds_t)((cfg->journal_fsync - (double)tv.tv_sec) * 1e6);
+    if (r.journal && cfg->journal_fsync > 0) {
+        struct timeval tv = seconds_tv(cfg->journal_fsync);
         if (!(r.sync = event_new(r.base, -1, EV_PERSIST, on_sync, &r)) ||
             event_add(r.sync, &tv) != 0)
             fatal("out of memory");
     }
     r.t0 = monotonic();
     progress pg;
-    progress_start(&r, &pg, cfg->progress);
+    progress_start(&r, &pg, jb->progress);
     pump(&r);
     if (!(r.input_done && r.outstanding == 0))
         event_base_dispatch(r.base);

@@ -19,7 +19,9 @@
 #include <event2/buffer.h>
 #include <hiredis/hiredis.h>
 
-#include "fetchall.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "cluster.h"
 
 #define BATCH 32 /* chunks a round trip */
 
@@ -52,13 +54,10 @@ static redisReply *command(enq *e, int argc, const char **argv,
     return r;
 }
 
-/* FNV-1a, 64 bits: which URLs a chunk holds. */
+/* Which URLs a chunk holds: FNV-1a, 64 bits. */
 static void chunk_hash(const char *s, size_t len, char hex[17])
 {
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    snprintf(hex, 17, "%016llx", (unsigned long long)h);
+    snprintf(hex, 17, "%016llx", (unsigned long long)fnv1a64(s, len));
 }
 
 /* Wait while the queue holds more than --max-queued URLs not done. */

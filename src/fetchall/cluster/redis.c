@@ -23,7 +23,9 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include "fetchall.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "cluster.h"
 
 /* A database number, 0-1000000. 0, or -1 when it is not one. */
 static int parse_db(const char *s, int *db)
@@ -135,8 +137,7 @@ void redis_describe(const redis_url *u, char *buf, size_t len)
 redisContext *redis_connect(const redis_url *u, double timeout, char *why,
                             size_t len)
 {
-    struct timeval tv = {(time_t)timeout,
-                         (suseconds_t)((timeout - (time_t)timeout) * 1e6)};
+    struct timeval tv = seconds_tv(timeout);
     redisContext *c = u->path[0]
                           ? redisConnectUnixWithTimeout(u->path, tv)
                           : redisConnectWithTimeout(u->host, u->port, tv);
@@ -199,7 +200,7 @@ static double jitter(double d)
 
 static void set_timer(struct event *ev, double s)
 {
-    struct timeval tv = {(time_t)s, (suseconds_t)((s - (time_t)s) * 1e6)};
+    struct timeval tv = seconds_tv(s);
     evtimer_add(ev, &tv);
 }
 

@@ -13,7 +13,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "fetchall.h"
+#include "jsonline.h"
+#include "message.h"
 
 void jl_begin(jline *j)
 {
@@ -134,12 +135,6 @@ void jl_headers(jline *j, const char *name, const fetch_task *t)
         evbuffer_add(j->b, "]", 1);
     }
     evbuffer_add(j->b, "]", 1);
-}
-
-void jl_raw(jline *j, const char *name, const char *json)
-{
-    key(j, name);
-    evbuffer_add(j->b, json, strlen(json));
 }
 
 char *jl_end(jline *j, size_t *len)

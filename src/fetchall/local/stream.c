@@ -18,7 +18,9 @@
 
 #include <event2/buffer.h>
 
-#include "fetchall.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "local.h"
 
 /* How stdout is written: streamed and cut back only into a regular file
    that fetchall writes at the end of (not into the middle of a file opened

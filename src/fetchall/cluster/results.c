@@ -14,7 +14,9 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
-#include "fetchall.h"
+#include "../common/message.h"
+#include "../common/util.h"
+#include "cluster.h"
 
 typedef struct record {
     char *lines; /* JSON lines of the chunk, in order */

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* fetchall enqueue, worker, results: the Redis URL parsed, the input or
+   -o DIR opened, then the command. */
+#include <stdlib.h>
+
+#include "../common/message.h"
+#include "../common/util.h"
+#include "cluster.h"
+
+int cluster_main(cmdline *a)
+{
+    char **urls = a->urls;
+    int n_urls = a->n_urls;
+    static const char *const stdin_only[] = {"-"};
+    config *cfg = &a->cfg;
+    cluster given = {.redis_arg = a->cl.redis,
+                     .queue = a->cl.queue ? a->cl.queue : "fetchall",
+                     .name = a->cl.name,
+                     .follow = a->cl.follow,
+                     .claim_idle = a->cl.claim_idle,
+                     .max_deliveries = a->cl.max_deliveries,
+                     .chunk = a->cl.chunk,
+                     .max_queued = a->cl.max_queued},
+            *cl = &given;
+    char why[256];
+    int status;
+    if (redis_parse(&cl->redis, cl->redis_arg, why, sizeof why) != 0)
+        return usage_error(a->command, "invalid value '%s' for --redis: %s",
+                           cl->redis_arg, why);
+    if (a->command != CMD_ENQUEUE && n_urls)
+        return usage_error(a->command, "fetchall %s takes no URLs ('%s')",
+                           command_name(a->command), urls[0]);
+    if (a->command == CMD_RESULTS)
+        return results_run(cl, cfg);
+    if (a->command == CMD_ENQUEUE) {
+        input in;
+        if (input_open(&in, urls, n_urls,
+                       a->n_inputs ? a->inputs
+                       : n_urls    ? NULL
+                                   : stdin_only,
+                       a->n_inputs ? a->n_inputs : !n_urls) != 0) {
+            input_close(&in);
+            return 2;
+        }
+        status = enqueue_run(cl, &in, cfg->out.quiet);
+        input_close(&in);
+        return status;
+    }
+    outdir dir;
+    if (a->output_dir) {
+        /* results by input position: a chunk fetched again replaces its
+           own files, and workers on one machine may share DIR */
+        if (outdir_open(&dir, a->output_dir, 1, why, sizeof why)) {
+            char *d = escaped_text(a->output_dir);
+            fprintf(stderr, "fetchall: -o %s: %s\n", d ? d : "", why);
+            free(d);
+            return 2;
+        }
+        cfg->out.dir = &dir;
+    }
+    limit_concurrency(&cfg->fo, a->output_dir != NULL);
+    status = worker_run(cl, cfg,
+                        a->threads ? a->threads : default_threads(&cfg->fo, 0));
+    if (cfg->out.dir)
+        outdir_close(cfg->out.dir);
+    return status;
+}

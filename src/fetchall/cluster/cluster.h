@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Across machines (fetchall enqueue, worker, results): the Redis URL and
+ * connections, the queue's keys and scripts, the host gate that holds
+ * rates and per-host limits over all workers, and the three commands.
+ * Uses common/ and the public header only; built only with Redis.
+ */
+#ifndef FETCHALL_CLUSTER_H
+#define FETCHALL_CLUSTER_H
+
+#include <stddef.h>
+
+#include "libfetch.h"
+#include "../common/input.h"
+#include "../common/options.h"
+#include "../common/outdir.h"
+#include "../common/record.h"
+
+struct event;
+struct event_base;
+
+/* cluster.c: fetchall enqueue, worker, results. Returns the exit
+   status. */
+int cluster_main(cmdline *c);
+
+/* redis.c: --redis URL and the connections to it. */
+struct redisContext;
+struct redisAsyncContext;
+typedef struct redis_url {
+    char host[256]; /* redis://HOST: a name, or an address once resolved */
+    char path[256]; /* unix:///PATH */
+    int port, db;
+} redis_url;
+
+/* redis://HOST[:PORT][/DB] or unix:///PATH[?db=N]. 0, or -1 with why. */
+int redis_parse(redis_url *u, const char *url, char *why, size_t len);
+/* HOST to an address, once (hiredis would look it up at every connect,
+   blocking the loop). 0, or -1 with why. */
+int redis_resolve(redis_url *u, char *why, size_t len);
+/* The URL, to show. */
+void redis_describe(const redis_url *u, char *buf, size_t len);
+/* A blocking connection, SELECTed, with timeout seconds for every reply;
+   or NULL with why. */
+struct redisContext *redis_connect(const redis_url *u, double timeout,
+                                   char *why, size_t len);
+/* Free c (may be NULL) and connect again, as long as it takes (a jittered
+   pause growing from 0.1 to 5 s), saying so once on stderr as who unless
+   quiet: an outage only delays enqueue and results. */
+struct redisContext *redis_reconnect(struct redisContext *c, const redis_url *u,
+                                     const char *who, int quiet);
+
+/* An async connection on an event_base that comes back by itself: a late
+   reply (reply_timeout) drops it, a dropped one is made again after a
+   jittered pause growing from 0.1 to 5 s. */
+typedef struct rconn rconn;
+struct rconn {
+    struct event_base *base;
+    const redis_url *url;
+    int db;
+    struct redisAsyncContext *ac; /* NULL while down */
+    int up, closing, late;
+    size_t outstanding;   /* commands sent, not answered */
+    double reply_timeout; /* seconds; default 10 */
+    double down_since, pause;
+    struct event *retry, *timeout;
+    void (*on_up)(rconn *rc, double down_for);   /* down_for 0: first time */
+    void (*on_down)(rconn *rc, const char *why); /* once an outage */
+    void *data;
+};
+typedef void rconn_cb(struct redisAsyncContext *ac, void *reply, void *arg);
+/* 0, or -1 out of memory. Set on_up, on_down and data, then start. */
+int rconn_init(rconn *rc, struct event_base *base, const redis_url *u);
+void rconn_start(rconn *rc);
+/* Sends a command (extra: seconds the reply may take beyond
+   reply_timeout, e.g. a BLOCK). cb gets NULL when the connection went
+   down first; it must call rconn_replied(). 0, or -1 when down. */
+int rconn_command(rconn *rc, rconn_cb *cb, void *arg, double extra, int argc,
+                  const char **argv, const size_t *argvlen);
+void rconn_replied(rconn *rc);
+/* A command whose reply does not matter (lost when down). */
+void rconn_send(rconn *rc, int argc, const char **argv, const size_t *argvlen);
+/* Pending callbacks run with NULL; then it is gone. */
+void rconn_close(rconn *rc);
+
+/* rqueue.c: the queue's keys in Redis and the scripts that change them. */
+typedef struct rqueue {
+    const char *name;
+    char work[300], chunks[300], meta[300], done[300], results[300], dead[300];
+} rqueue;
+void rqueue_keys(rqueue *q, const char *name);
+extern const char *const rqueue_group;
+extern const char rqueue_enqueue[], rqueue_finish[], rqueue_ack[],
+    rqueue_reclaim[], rqueue_dead[], rqueue_state[];
+
+/* hostgate.c: --rate, --host-rate, --delay and --per-host over all workers
+   of a queue (start times and slots leased from Redis; see there). NULL
+   when fo sets none. holder: the worker's name; slot_ttl: seconds a slot
+   lease lasts unless renewed. */
+typedef struct hostgate hostgate;
+hostgate *hostgate_new(struct event_base *base, rconn *rc, const rqueue *q,
+                       const fetch_options *fo, const char *holder,
+                       double slot_ttl, void (*start)(void *item, void *arg),
+                       void *arg);
+/* item waits for its URL's host's turn; then start(item, arg). Returns
+   the host, for hostgate_done(). */
+typedef struct gate_host gate_host;
+gate_host *hostgate_add(hostgate *g, const char *url, void *item);
+/* A request started by the gate finished: its slot carries the host's
+   next one, or goes back. */
+void hostgate_done(hostgate *g, gate_host *h);
+/* Renew the slots held (each tick). */
+void hostgate_renew(hostgate *g);
+/* Items waiting for their host's turn (0 for NULL). */
+size_t hostgate_waiting(const hostgate *g);
+/* rc is back: lease what went unanswered. */
+void hostgate_kick(hostgate *g);
+void hostgate_free(hostgate *g);
+
+/* What the commands across machines take: the options as given (common/
+   options.h), the Redis URL parsed. */
+typedef struct cluster {
+    redis_url redis;
+    const char *redis_arg; /* as given, to show */
+    const char *queue;     /* --queue NAME; default "fetchall" */
+    const char *name;      /* worker --name; default HOST:PID */
+    int follow;            /* worker --follow: wait for more */
+    double claim_idle;     /* worker --claim-idle SECONDS (default 30) */
+    int max_deliveries;    /* worker --max-deliveries K (default 5) */
+    int chunk;             /* enqueue --chunk N (default 256) */
+    size_t max_queued;     /* enqueue --max-queued N URLs (1,000,000) */
+} cluster;
+
+/* enqueue.c, worker.c, results.c: exit statuses as fetchall's. */
+int enqueue_run(const cluster *cl, input *in, int quiet);
+int worker_run(const cluster *cl, const config *cfg, int threads);
+int results_run(const cluster *cl, const config *cfg);
+
+#endif

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fetchall URL...: the input, the journal (its fingerprint of the options
+ * that change results) and -o DIR opened, the run sized, then run.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "../common/message.h"
+#include "../common/util.h"
+#include "local.h"
+
+static void field(EVP_MD_CTX *ctx, const char *s)
+{
+    if (!s)
+        s = "-";
+    EVP_DigestUpdate(ctx, s, strlen(s) + 1);
+}
+
+/* What would make a resumed run's results differ from the first run's:
+   a fingerprint of those options, for the journal's header. */
+static void fingerprint(const cmdline *a, char *hex, size_t len)
+{
+    const config *cfg = &a->cfg;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    char num[128];
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+        fatal("out of memory");
+    field(ctx, cfg->req.method);
+    EVP_DigestUpdate(ctx, cfg->req.body ? cfg->req.body : "",
+                     cfg->req.body_len);
+    for (int i = 0; i < a->n_headers; i++)
+        field(ctx, a->headers[i]);
+    field(ctx, cfg->fo.user_agent);
+    field(ctx, a->output_dir);
+    snprintf(num, sizeof num, "%d %d %d %zu %d", cfg->fo.fail_on_http_error,
+             cfg->out.jsonl, cfg->out.headers, cfg->fo.max_body_size,
+             cfg->fo.max_redirects);
+    field(ctx, num);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < 8 && 2 * i + 2 < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* 2>&1: stderr is the same file as stdout. */
+static int same_file(int x, int y)
+{
+    struct stat sx, sy;
+    return fstat(x, &sx) == 0 && fstat(y, &sy) == 0 && sx.st_dev == sy.st_dev &&
+           sx.st_ino == sy.st_ino;
+}
+
+/* Open the input, the journal and -o DIR, size the run, run it. */
+int local_main(cmdline *a)
+{
+    char **urls = a->urls;
+    int n_urls = a->n_urls;
+    static const char *const stdin_only[] = {"-"};
+    config *cfg = &a->cfg;
+    outdir dir;
+    input in;
+    int status;
+    if (input_open(&in, urls, n_urls,
+                   a->n_inputs ? a->inputs
+                   : n_urls    ? NULL
+                               : stdin_only,
+                   a->n_inputs ? a->n_inputs : !n_urls) != 0) {
+        input_close(&in);
+        return 2;
+    }
+    static journal jr;
+    int resuming = 0;
+    job jb = {.cfg = cfg, .in = &in, .total = (size_t)-1};
+    jb.progress = progress_mode(cfg->progress, cfg->out.quiet);
+    if (jb.progress != PROGRESS_NONE || cfg->journal)
+        jb.total = input_count(urls, n_urls,
+                               a->n_inputs ? a->inputs
+                               : n_urls    ? NULL
+                                           : stdin_only,
+                               a->n_inputs ? a->n_inputs : !n_urls);
+    if (cfg->journal) {
+        char why[512], fp[17] = "";
+        fingerprint(a, fp, sizeof fp);
+        if (journal_open(&jr, cfg->journal, fp, why, sizeof why) != 0) {
+            char *p = escaped_text(cfg->journal);
+            fprintf(stderr, "fetchall: --journal %s: %s\n", p ? p : "", why);
+            free(p);
+            journal_close(&jr);
+            input_close(&in);
+            return 2;
+        }
+        jb.journal = &jr;
+        /* an earlier run of this command: DIR holds its results, also
+           one renamed into place just before a kill could record it */
+        resuming = jr.earlier;
+        if (resuming && !cfg->out.quiet) {
+            char of[64] = "";
+            if (jb.total != (size_t)-1)
+                snprintf(of, sizeof of, " of %zu", jb.total);
+            fprintf(stderr,
+                    "fetchall: resuming: %zu%s done (%zu of them failed%s)%s\n",
+                    jr.recorded, of, jr.failed,
+                    jr.failed && !cfg->retry_failed
+                        ? "; --retry-failed runs them again"
+                        : "",
+                    jr.torn ? "; a torn last line was dropped" : "");
+        }
+    }
+    if (a->output_dir) {
+        char why[512];
+        /* resuming, DIR holds this run's own results */
+        if (outdir_open(&dir, a->output_dir, a->clobber || resuming, why,
+                        sizeof why)) {
+            char *d = escaped_text(a->output_dir);
+            fprintf(stderr, "fetchall: -o %s: %s\n", d ? d : "", why);
+            free(d);
+            input_close(&in);
+            if (jb.journal)
+                journal_close(jb.journal);
+            return 2;
+        }
+        cfg->out.dir = &dir;
+    }
+    cfg->out.err_is_out = same_file(STDOUT_FILENO, STDERR_FILENO);
+    limit_concurrency(&cfg->fo, a->output_dir != NULL);
+    jb.threads = a->threads
+                     ? a->threads
+                     : default_threads(&cfg->fo, a->n_inputs ? 0 : n_urls);
+    /* bodies go out in big writes, not 4 KiB ones */
+    static char stdout_buf[1 << 16];
+    setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
+    status = run(&jb);
+    if (status == 2 && !in.failed)
+        status = usage_error(CMD_FETCH, "no URLs given", NULL, NULL);
+    input_close(&in);
+    if (cfg->out.dir)
+        outdir_close(cfg->out.dir);
+    if (jb.journal)
+        journal_close(jb.journal);
+    return status;
+}
