@@ -844,6 +844,26 @@ START_TEST(fail_early_stops_at_the_first_failure)
 }
 END_TEST
 
+/* Built without Redis (./configure --without-redis), the commands across
+   machines say so, exit 2, and touch nothing; with Redis the Redis suite
+   runs them. */
+START_TEST(commands_without_redis_say_so)
+{
+    const char *with = getenv("FETCH_WITH_REDIS");
+    if (!with || strcmp(with, "no"))
+        return; /* tests/check_cli_redis */
+    const char *commands[] = {"enqueue", "worker", "results"};
+    for (int i = 0; i < 3; i++) {
+        run_result r;
+        RUN(&r, NULL, commands[i], "--redis", "unix:///nonexistent");
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_ptr_nonnull(strstr(r.err, "built without Redis"));
+        ck_assert_str_eq(r.out, "");
+        run_free(&r);
+    }
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("fetchall");
@@ -861,6 +881,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, headers_user_agent_redirects);
     tcase_add_test(tc, concurrency_and_per_host_options);
     tcase_add_test(tc, usage_errors_exit_2);
+    tcase_add_test(tc, commands_without_redis_say_so);
     tcase_add_test(tc, as_completed_order);
     tcase_add_test(tc, methods_and_data);
     tcase_add_test(tc, max_filesize_and_proxy);

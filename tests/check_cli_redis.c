@@ -540,6 +540,39 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* The scripts are called by their SHA-1 (EVALSHA), never sent whole
+   (EVAL); a Redis that lost them (SCRIPT FLUSH under way) gets them again
+   and every position has its record once. */
+START_TEST(scripts_by_sha_and_loaded_again)
+{
+    enum { N = 120 };
+    enqueue("10", url_file("urls", N, 50));
+    ck_assert_int_eq(redis_int("CONFIG RESETSTAT%s", ""), -1);
+    pid_t w = worker("w1", NULL, "4", "30", "5");
+    /* once some chunks are done, Redis forgets every script */
+    double give_up = now_s() + 60;
+    while (redis_int("XLEN %s", "{fetchall}:results") < 2) {
+        ck_assert_msg(now_s() < give_up, "no chunk done");
+        usleep(10000);
+    }
+    redisContext *c = rc();
+    freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+    ck_assert_int_eq(run_reap(w), 0);
+    run_result r;
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    size_t dead;
+    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
+    run_free(&r);
+    redisReply *info = redisCommand(c, "INFO commandstats");
+    ck_assert_ptr_nonnull(info);
+    ck_assert_ptr_nonnull(strstr(info->str, "cmdstat_evalsha:"));
+    ck_assert_ptr_null(strstr(info->str, "cmdstat_eval:"));
+    freeReplyObject(info);
+    redisFree(c);
+}
+END_TEST
+
 int main(void)
 {
     if (system("command -v redis-server >/dev/null") != 0) {
@@ -560,6 +593,7 @@ int main(void)
     tcase_add_test(tc, per_host_holds_across_workers);
     tcase_add_test(tc, a_signal_leaves_no_part_files);
     tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, scripts_by_sha_and_loaded_again);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

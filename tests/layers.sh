@@ -56,7 +56,7 @@ ORDER="common/util common/message common/jsonline common/record common/input
   common/outdir common/options
   local/journal local/progress local/sink local/stream local/writer local/run
   local/fetch
-  cluster/rqueue cluster/redis cluster/hostgate cluster/enqueue cluster/results
+  cluster/lua.gen cluster/rqueue cluster/redis cluster/hostgate cluster/enqueue cluster/results
   cluster/worker cluster/cluster main"
 check fetchall $cli || exit 1
 echo "layers: the library and fetchall's rooms call downwards only"

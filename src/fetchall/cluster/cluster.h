@@ -43,6 +43,16 @@ void redis_describe(const redis_url *u, char *buf, size_t len);
    or NULL with why. */
 struct redisContext *redis_connect(const redis_url *u, double timeout,
                                    char *why, size_t len);
+/* SCRIPT LOAD every script of the queue on c (done by redis_connect()). */
+void redis_load_scripts(struct redisContext *c);
+/* Is r Redis' NOSCRIPT error? */
+struct redisReply;
+int redis_noscript(const struct redisReply *r);
+/* EVALSHA of script with argv (numkeys, keys, args; argvlen NULL: strlen),
+   loaded again if Redis lost it. The reply, or NULL when the connection
+   broke. */
+struct redisReply *redis_script(struct redisContext *c, int script, int argc,
+                                const char **argv, const size_t *argvlen);
 /* Free c (may be NULL) and connect again, as long as it takes (a jittered
    pause growing from 0.1 to 5 s), saying so once on stderr as who unless
    quiet: an outage only delays enqueue and results. */
@@ -79,6 +89,12 @@ int rconn_command(rconn *rc, rconn_cb *cb, void *arg, double extra, int argc,
 void rconn_replied(rconn *rc);
 /* A command whose reply does not matter (lost when down). */
 void rconn_send(rconn *rc, int argc, const char **argv, const size_t *argvlen);
+/* A script by EVALSHA (argv: numkeys, keys, args; copied), as
+   rconn_command() otherwise: cb (NULL: the reply does not matter) gets
+   the reply, after the script was loaded again if Redis answered
+   NOSCRIPT. 0, or -1 when down. */
+int rconn_script(rconn *rc, int script, rconn_cb *cb, void *arg, double extra,
+                 int argc, const char **argv, const size_t *argvlen);
 /* Pending callbacks run with NULL; then it is gone. */
 void rconn_close(rconn *rc);
 
@@ -89,8 +105,23 @@ typedef struct rqueue {
 } rqueue;
 void rqueue_keys(rqueue *q, const char *name);
 extern const char *const rqueue_group;
-extern const char rqueue_enqueue[], rqueue_finish[], rqueue_ack[],
-    rqueue_reclaim[], rqueue_dead[], rqueue_state[];
+/* The scripts (scripts/NAME.lua; what each takes: there). */
+enum {
+    SCRIPT_ENQUEUE,
+    SCRIPT_FINISH,
+    SCRIPT_ACK,
+    SCRIPT_RECLAIM,
+    SCRIPT_DEAD,
+    SCRIPT_STATE,
+    SCRIPT_LEASE,
+    SCRIPT_ACQUIRE,
+    SCRIPT_RENEW,
+    SCRIPTS
+};
+/* Their texts (lua.gen.c, made by embed.sh). */
+extern const char *const rqueue_script_text[SCRIPTS];
+/* A script's SHA-1 as EVALSHA takes it (40 hex digits, static). */
+const char *rqueue_sha(int script);
 
 /* hostgate.c: --rate, --host-rate, --delay and --per-host over all workers
    of a queue (start times and slots leased from Redis; see there). NULL

@@ -97,9 +97,12 @@ again:
         snprintf(first, sizeof first, "%zu", b[i].first);
         snprintf(n, sizeof n, "%zu", b[i].n);
         chunk_hash(b[i].urls, b[i].len, hash);
-        const char *argv[] = {"EVAL",      rqueue_enqueue, "3",   e->q.work,
-                              e->q.chunks, e->q.meta,      first, hash,
-                              n,           b[i].urls,      chunk};
+        const char *argv[] = {"EVALSHA",   rqueue_sha(SCRIPT_ENQUEUE),
+                              "3",         e->q.work,
+                              e->q.chunks, e->q.meta,
+                              first,       hash,
+                              n,           b[i].urls,
+                              chunk};
         size_t len[11];
         for (int k = 0; k < 11; k++)
             len[k] = strlen(argv[k]);
@@ -110,6 +113,13 @@ again:
         redisReply *r;
         if (redisGetReply(e->c, (void **)&r) != REDIS_OK) {
             connect_redis(e);
+            goto again;
+        }
+        if (redis_noscript(r)) { /* Redis lost it: load, send again */
+            freeReplyObject(r);
+            while (++i < nb && redisGetReply(e->c, (void **)&r) == REDIS_OK)
+                freeReplyObject(r);
+            redis_load_scripts(e->c);
             goto again;
         }
         long long v = r->type == REDIS_REPLY_ARRAY && r->elements
@@ -215,8 +225,10 @@ int enqueue_run(const cluster *cl, input *in, int quiet)
     if (!status) {
         char t[24];
         snprintf(t, sizeof t, "%zu", total);
-        const char *argv[] = {"EVAL", rqueue_finish, "1", e.q.meta, t};
-        redisReply *r = command(&e, 5, argv, NULL);
+        const char *argv[] = {"1", e.q.meta, t};
+        redisReply *r;
+        while (!(r = redis_script(e.c, SCRIPT_FINISH, 3, argv, NULL)))
+            connect_redis(&e);
         if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
             fprintf(stderr,
                     "fetchall: enqueue: queue %s holds an input of another "

@@ -70,61 +70,6 @@ struct hostgate {
     host *buckets[BUCKETS];
 };
 
-/* KEYS host-key all-key; ARGV k host-interval-ms all-interval-ms. The
-   next k start times, in ms from now, each due by both schedules. */
-static const char lease_script[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000\n"
-    "local ih, ia = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local th = ih > 0 and tonumber(redis.call('GET', KEYS[1]) or 0) or 0\n"
-    "local ta = ia > 0 and tonumber(redis.call('GET', KEYS[2]) or 0) or 0\n"
-    "local out = {}\n"
-    "for i = 1, tonumber(ARGV[1]) do\n"
-    "  local s = math.max(now, th, ta)\n"
-    "  out[i] = string.format('%.3f', s - now)\n"
-    "  if ih > 0 then th = s + ih end\n"
-    "  if ia > 0 then ta = s + ia end\n"
-    "end\n"
-    "local function keep(k, v)\n"
-    "  redis.call('SET', k, string.format('%.3f', v), 'PX',\n"
-    "             math.ceil(v - now) + 60000)\n"
-    "end\n"
-    "if ih > 0 then keep(KEYS[1], th) end\n"
-    "if ia > 0 then keep(KEYS[2], ta) end\n"
-    "return out\n";
-
-/* KEYS slots sequence; ARGV limit holder want ttl-ms. Up to want slots
-   while fewer than limit are held (leases run out at their score). */
-static const char acquire_script[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
-    "local free = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[1])\n"
-    "local got = {}\n"
-    "for i = 1, math.min(free, tonumber(ARGV[3])) do\n"
-    "  local m = ARGV[2] .. ':' .. redis.call('INCR', KEYS[2])\n"
-    "  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), m)\n"
-    "  got[i] = m\n"
-    "end\n"
-    "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)\n"
-    "return got\n";
-
-/* KEYS the slot sets; ARGV ttl-ms, then for each key: a count and that
-   many members. Their leases run out ttl from now. */
-static const char renew_script[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local a = 2\n"
-    "for k = 1, #KEYS do\n"
-    "  for i = 1, tonumber(ARGV[a]) do\n"
-    "    redis.call('ZADD', KEYS[k], 'XX', now + tonumber(ARGV[1]),\n"
-    "               ARGV[a + i])\n"
-    "  end\n"
-    "  a = a + tonumber(ARGV[a]) + 1\n"
-    "  redis.call('PEXPIRE', KEYS[k], tonumber(ARGV[1]) * 2)\n"
-    "end\n"
-    "return 1\n";
-
 hostgate *hostgate_new(struct event_base *base, rconn *rc, const rqueue *q,
                        const fetch_options *fo, const char *holder,
                        double slot_ttl, void (*start)(void *item, void *arg),
@@ -272,8 +217,8 @@ static void lease(host *h)
     snprintf(n, sizeof n, "%zu", k);
     snprintf(ih, sizeof ih, "%.3f", hi * 1000);
     snprintf(ia, sizeof ia, "%.3f", g->all_interval * 1000);
-    const char *argv[] = {"EVAL", lease_script, "2", key, all, n, ih, ia};
-    if (rconn_command(g->rc, on_lease, h, 0, 8, argv, NULL) == 0)
+    const char *argv[] = {"2", key, all, n, ih, ia};
+    if (rconn_script(g->rc, SCRIPT_LEASE, on_lease, h, 0, 6, argv, NULL) == 0)
         h->leasing = 1;
 }
 
@@ -319,9 +264,9 @@ static void acquire(host *h)
     snprintf(limit, sizeof limit, "%d", g->per_host);
     snprintf(n, sizeof n, "%zu", want);
     snprintf(ttl, sizeof ttl, "%.0f", g->slot_ttl * 1000);
-    const char *argv[] = {"EVAL", acquire_script, "2", key, seq,
-                          limit,  g->holder,      n,   ttl};
-    if (rconn_command(g->rc, on_acquired, h, 0, 9, argv, NULL) == 0)
+    const char *argv[] = {"2", key, seq, limit, g->holder, n, ttl};
+    if (rconn_script(g->rc, SCRIPT_ACQUIRE, on_acquired, h, 0, 7, argv, NULL) ==
+        0)
         h->acquiring = 1;
 }
 
@@ -394,31 +339,29 @@ void hostgate_renew(hostgate *g)
             }
     if (!nkeys)
         return;
-    const char **argv = calloc(4 + nkeys + nargs, sizeof *argv);
+    const char **argv = calloc(2 + nkeys + nargs, sizeof *argv);
     char(*keys)[600] = calloc(nkeys, sizeof *keys);
     char nk[24], ttl[32], (*counts)[24] = calloc(nkeys, sizeof *counts);
     if (!argv || !keys || !counts)
         fatal("out of memory");
-    size_t k = 0, a = 3 + nkeys;
+    size_t k = 0, a = 1 + nkeys;
     snprintf(nk, sizeof nk, "%zu", nkeys);
     snprintf(ttl, sizeof ttl, "%.0f", g->slot_ttl * 1000);
-    argv[0] = "EVAL";
-    argv[1] = renew_script;
-    argv[2] = nk;
+    argv[0] = nk;
     argv[a++] = ttl;
     for (size_t b = 0; b < BUCKETS; b++)
         for (host *h = g->buckets[b]; h; h = h->next) {
             if (!h->n_slots)
                 continue;
             slot_key(h, keys[k], sizeof keys[k]);
-            argv[3 + k] = keys[k];
+            argv[1 + k] = keys[k];
             snprintf(counts[k], sizeof counts[k], "%zu", h->n_slots);
             argv[a++] = counts[k];
             for (size_t i = 0; i < h->n_slots; i++)
                 argv[a++] = h->slots[i];
             k++;
         }
-    rconn_send(g->rc, (int)a, argv, NULL);
+    rconn_script(g->rc, SCRIPT_RENEW, NULL, NULL, 0, (int)a, argv, NULL);
     free(argv);
     free(keys);
     free(counts);

@@ -161,7 +161,50 @@ redisContext *redis_connect(const redis_url *u, double timeout, char *why,
             return NULL;
         }
     }
+    redis_load_scripts(c);
     return c;
+}
+
+void redis_load_scripts(redisContext *c)
+{
+    for (int i = 0; i < SCRIPTS; i++)
+        redisAppendCommand(c, "SCRIPT LOAD %s", rqueue_script_text[i]);
+    for (int i = 0; i < SCRIPTS; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK)
+            return; /* the connection is gone: the caller finds out */
+        freeReplyObject(r);
+    }
+}
+
+int redis_noscript(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8);
+}
+
+redisReply *redis_script(redisContext *c, int script, int argc,
+                         const char **argv, const size_t *argvlen)
+{
+    const char *full[64];
+    size_t lens[64];
+    if (argc > 62)
+        return NULL;
+    full[0] = "EVALSHA";
+    full[1] = rqueue_sha(script);
+    lens[0] = 7;
+    lens[1] = 40;
+    for (int i = 0; i < argc; i++) {
+        full[i + 2] = argv[i];
+        lens[i + 2] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    for (int tries = 0;; tries++) {
+        redisReply *r = redisCommandArgv(c, argc + 2, full, lens);
+        if (!redis_noscript(r) || tries)
+            return r;
+        freeReplyObject(r); /* Redis lost it: load it again */
+        freeReplyObject(
+            redisCommand(c, "SCRIPT LOAD %s", rqueue_script_text[script]));
+    }
 }
 
 redisContext *redis_reconnect(redisContext *c, const redis_url *u,
@@ -231,6 +274,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (rc->db) /* before anything else queued on it */
         redisAsyncCommand((redisAsyncContext *)ac, NULL, NULL, "SELECT %d",
                           rc->db);
+    for (int i = 0; i < SCRIPTS; i++) /* so that EVALSHA finds them */
+        redisAsyncCommand((redisAsyncContext *)ac, NULL, NULL, "SCRIPT LOAD %s",
+                          rqueue_script_text[i]);
     rc->up = 1;
     double was = rc->down_since;
     rc->down_since = 0;
@@ -349,4 +395,81 @@ void rconn_close(rconn *rc)
     if (rc->timeout)
         event_free(rc->timeout);
     rc->retry = rc->timeout = NULL;
+}
+
+/* A script's call under way: its arguments kept for a second try. */
+typedef struct script_call {
+    rconn *rc;
+    int script, loaded, argc;
+    rconn_cb *cb;
+    void *arg;
+    double extra;
+    const char **argv; /* EVALSHA, its sha, then the caller's: one block */
+    size_t *lens;
+} script_call;
+
+static int script_send(script_call *sc);
+
+static void on_script(redisAsyncContext *ac, void *reply, void *arg)
+{
+    script_call *sc = arg;
+    if (redis_noscript(reply) && !sc->loaded) {
+        /* Redis lost it (restarted, SCRIPT FLUSH): load it, call again */
+        rconn *rc = sc->rc;
+        const char *load[] = {"SCRIPT", "LOAD", rqueue_script_text[sc->script]};
+        rconn_replied(rc);
+        rconn_send(rc, 3, load, NULL);
+        sc->loaded = 1;
+        if (script_send(sc) == 0)
+            return;
+        reply = NULL; /* the connection went down meanwhile */
+    }
+    if (sc->cb)
+        sc->cb(ac, reply, sc->arg);
+    else
+        rconn_replied(sc->rc);
+    free(sc);
+}
+
+static int script_send(script_call *sc)
+{
+    return rconn_command(sc->rc, on_script, sc, sc->extra, sc->argc, sc->argv,
+                         sc->lens);
+}
+
+int rconn_script(rconn *rc, int script, rconn_cb *cb, void *arg, double extra,
+                 int argc, const char **argv, const size_t *argvlen)
+{
+    size_t bytes = 0, n = (size_t)argc + 2;
+    for (int i = 0; i < argc; i++)
+        bytes += (argvlen ? argvlen[i] : strlen(argv[i])) + 1;
+    script_call *sc =
+        malloc(sizeof *sc + n * (sizeof(char *) + sizeof(size_t)) + bytes);
+    if (!sc)
+        fatal("out of memory");
+    *sc = (script_call){.rc = rc,
+                        .script = script,
+                        .cb = cb,
+                        .arg = arg,
+                        .extra = extra,
+                        .argc = (int)n};
+    sc->argv = (const char **)(sc + 1);
+    sc->lens = (size_t *)(sc->argv + n);
+    char *p = (char *)(sc->lens + n);
+    sc->argv[0] = "EVALSHA";
+    sc->lens[0] = 7;
+    sc->argv[1] = rqueue_sha(script);
+    sc->lens[1] = 40;
+    for (int i = 0; i < argc; i++) { /* copies: the call may be made again */
+        size_t len = argvlen ? argvlen[i] : strlen(argv[i]);
+        memcpy(p, argv[i], len);
+        p[len] = '\0';
+        sc->argv[i + 2] = p;
+        sc->lens[i + 2] = len;
+        p += len + 1;
+    }
+    if (script_send(sc) == 0)
+        return 0;
+    free(sc);
+    return -1;
 }

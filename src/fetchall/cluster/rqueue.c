@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The queue's layout in Redis, and the Lua scripts that change it: each
- * runs atomically in Redis, so that no crash between two commands can lose
- * or double anything. For a queue NAME (keys share the hash tag {NAME},
- * so that a Redis Cluster keeps them on one node):
+ * The queue's layout in Redis, and the Lua scripts that change it
+ * (scripts/NAME.lua, embedded at build time by embed.sh): each runs
+ * atomically in Redis, so that no crash between two commands can lose or
+ * double anything. They are loaded once (SCRIPT LOAD) and called by their
+ * SHA-1 (EVALSHA); a Redis that has lost them (restarted, SCRIPT FLUSH)
+ * answers NOSCRIPT, and they are loaded again (redis.c). For a queue NAME (keys
+ * share the hash tag {NAME}, so that a Redis Cluster keeps them on one node):
  *
  *   {NAME}:work     stream of chunks: first (the global input position of
  *                   its first URL), n, urls (newline-separated); consumer
@@ -25,6 +28,9 @@
  *                   the workers (hostgate.c)
  */
 #include <stdio.h>
+#include <string.h>
+
+#include <openssl/sha.h>
 
 #include "../common/message.h"
 #include "../common/util.h"
@@ -43,97 +49,18 @@ void rqueue_keys(rqueue *q, const char *name)
 
 const char *const rqueue_group = "workers";
 
-/* KEYS work chunks meta; ARGV first hash n urls chunk-size.
-   {1}: added; {0}: there already; {-1}: other URLs there; {-2, size}: the
-   queue was filled with another chunk size. */
-const char rqueue_enqueue[] =
-    "local size = redis.call('HGET', KEYS[3], 'chunk')\n"
-    "if size and size ~= ARGV[5] then return {-2, size} end\n"
-    "local had = redis.call('HGET', KEYS[2], ARGV[1])\n"
-    "if had then\n"
-    "  if had == ARGV[2] then return {0} end\n"
-    "  return {-1}\n"
-    "end\n"
-    "if not size then redis.call('HSET', KEYS[3], 'chunk', ARGV[5]) end\n"
-    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
-    "redis.call('XADD', KEYS[1], '*', 'first', ARGV[1], 'n', ARGV[3],\n"
-    "           'urls', ARGV[4])\n"
-    "return {1}\n";
+/* The scripts' SHA-1s, computed once: EVALSHA sends 40 bytes where EVAL
+   sends the whole script. */
+static char shas[SCRIPTS][41];
 
-/* KEYS meta; ARGV total. 1, or -1: the queue holds another total. */
-const char rqueue_finish[] =
-    "local t = redis.call('HGET', KEYS[1], 'total')\n"
-    "if t and t ~= ARGV[1] then return -1 end\n"
-    "redis.call('HSET', KEYS[1], 'total', ARGV[1], 'complete', '1')\n"
-    "return 1\n";
-
-/* KEYS work done results; ARGV group id first n worker lines. Stores the
-   results unless a chunk of that first has them already, then
-   acknowledges and deletes the entry. 1: stored; 0: a duplicate. */
-const char rqueue_ack[] =
-    "local stored = 0\n"
-    "if redis.call('SADD', KEYS[2], ARGV[3]) == 1 then\n"
-    "  redis.call('XADD', KEYS[3], '*', 'first', ARGV[3], 'n', ARGV[4],\n"
-    "             'worker', ARGV[5], 'lines', ARGV[6])\n"
-    "  stored = 1\n"
-    "end\n"
-    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-    "return stored\n";
-
-/* Give up on entry id (fields f): to the dead-letter stream, and a
-   results record that says so; acknowledged and deleted. KEYS work done
-   results dead, ARGV[1] the group. */
-#define DEAD_FUNCTION                                                          \
-    "local function dead(id, f, reason, deliveries)\n"                         \
-    "  local v = {}\n"                                                         \
-    "  for i = 1, #f, 2 do v[f[i]] = f[i + 1] end\n"                           \
-    "  local first, n, urls = v['first'] or '', v['n'] or '0', v['urls'] or "  \
-    "''\n"                                                                     \
-    "  if first == '' or redis.call('SADD', KEYS[2], first) == 1 then\n"       \
-    "    redis.call('XADD', KEYS[4], '*', 'id', id, 'first', first, 'n', n,\n" \
-    "               'urls', urls, 'reason', reason, 'deliveries', "            \
-    "deliveries)\n"                                                            \
-    "    if first ~= '' then\n"                                                \
-    "      redis.call('XADD', KEYS[3], '*', 'first', first, 'n', n,\n"         \
-    "                 'dead', reason, 'urls', urls)\n"                         \
-    "    end\n"                                                                \
-    "  end\n"                                                                  \
-    "  redis.call('XACK', KEYS[1], ARGV[1], id)\n"                             \
-    "  redis.call('XDEL', KEYS[1], id)\n"                                      \
-    "end\n"
-
-/* KEYS work done results dead; ARGV group consumer min-idle-ms count
-   max-deliveries cursor. Takes over entries idle longer than min-idle
-   (their worker died or stalled), looking at the pending list from cursor
-   on; an entry delivered more than max-deliveries times goes to the dead
-   letters instead. Returns {the next cursor ("0-0": from the start
-   again), the entries taken, as XREADGROUP gives them}. */
-const char rqueue_reclaim[] = DEAD_FUNCTION
-    "local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3],\n"
-    "                     ARGV[6], 'COUNT', ARGV[4])\n"
-    "local out = {}\n"
-    "for _, e in ipairs(r[2]) do\n"
-    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)\n"
-    "  local times = p[1] and p[1][4] or 0\n"
-    "  if times > tonumber(ARGV[5]) then\n"
-    "    dead(e[1], e[2], 'delivered ' .. times .. ' times: every worker '\n"
-    "         .. 'that took it stopped before it was done', times)\n"
-    "  else\n"
-    "    table.insert(out, e)\n"
-    "  end\n"
-    "end\n"
-    "return {r[1], out}\n";
-
-/* KEYS work done results dead; ARGV group id reason. A worker gives up on
-   an entry it cannot use. */
-const char rqueue_dead[] = DEAD_FUNCTION
-    "local e = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])\n"
-    "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)\n"
-    "dead(ARGV[2], e[1] and e[1][2] or {}, ARGV[3], p[1] and p[1][4] or 0)\n"
-    "return 1\n";
-
-/* KEYS work meta. {chunks not done, complete}. */
-const char rqueue_state[] =
-    "return {redis.call('XLEN', KEYS[1]),\n"
-    "        redis.call('HGET', KEYS[2], 'complete') or '0'}\n";
+const char *rqueue_sha(int script)
+{
+    if (!shas[script][0]) {
+        unsigned char md[SHA_DIGEST_LENGTH];
+        const char *text = rqueue_script_text[script];
+        SHA1((const unsigned char *)text, strlen(text), md);
+        for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+            snprintf(shas[script] + 2 * i, 3, "%02x", md[i]);
+    }
+    return shas[script];
+}

@@ -197,17 +197,17 @@ static void ack(worker *w, chunk *c)
         evbuffer_add(b, c->lines[i], c->lens[i]);
     snprintf(first, sizeof first, "%zu", c->first);
     snprintf(n, sizeof n, "%zu", c->n);
-    const char *argv[] = {
-        "EVAL",       rqueue_ack, "3",   w->q.work, w->q.done, w->q.results,
-        rqueue_group, c->id,      first, n,         w->name,   NULL};
-    size_t len[12];
-    for (int i = 0; i < 11; i++)
+    const char *argv[] = {"3",          w->q.work, w->q.done, w->q.results,
+                          rqueue_group, c->id,     first,     n,
+                          w->name,      NULL};
+    size_t len[10];
+    for (int i = 0; i < 9; i++)
         len[i] = strlen(argv[i]);
-    len[11] = evbuffer_get_length(b);
-    argv[11] = (const char *)evbuffer_pullup(b, -1);
-    if (!argv[11])
-        argv[11] = "";
-    if (rconn_command(&w->cmd, on_acked, c, 0, 12, argv, len) == 0)
+    len[9] = evbuffer_get_length(b);
+    argv[9] = (const char *)evbuffer_pullup(b, -1);
+    if (!argv[9])
+        argv[9] = "";
+    if (rconn_script(&w->cmd, SCRIPT_ACK, on_acked, c, 0, 10, argv, len) == 0)
         c->acking = 1;
     evbuffer_free(b);
 }
@@ -255,15 +255,11 @@ static void on_done(fetch_task *task, void *arg)
 /* An entry we cannot use: to the dead letters, with why. */
 static void give_up(worker *w, const char *id, const char *why)
 {
-    const char *argv[] = {"EVAL",    rqueue_dead,  "4",       w->q.work,
-                          w->q.done, w->q.results, w->q.dead, rqueue_group,
-                          id,        why};
-    size_t len[10];
-    for (int i = 0; i < 10; i++)
-        len[i] = strlen(argv[i]);
+    const char *argv[] = {"4",       w->q.work,    w->q.done, w->q.results,
+                          w->q.dead, rqueue_group, id,        why};
     say(w, "%s: entry %s of queue %s is a dead letter: %s", w->name, id,
         w->q.name, why);
-    rconn_send(&w->cmd, 10, argv, len);
+    rconn_script(&w->cmd, SCRIPT_DEAD, NULL, NULL, 0, 8, argv, NULL);
 }
 
 static const redisReply *field(const redisReply *f, const char *name)
@@ -390,8 +386,8 @@ static void check_end(worker *w)
 {
     if (w->checking || !TAILQ_EMPTY(&w->chunks) || w->cl->follow)
         return;
-    const char *argv[] = {"EVAL", rqueue_state, "2", w->q.work, w->q.meta};
-    if (rconn_command(&w->cmd, on_state, w, 0, 5, argv, NULL) == 0)
+    const char *argv[] = {"2", w->q.work, w->q.meta};
+    if (rconn_script(&w->cmd, SCRIPT_STATE, on_state, w, 0, 3, argv, NULL) == 0)
         w->checking = 1;
 }
 
@@ -432,11 +428,11 @@ static void reclaim(worker *w)
     snprintf(idle, sizeof idle, "%.0f", w->cl->claim_idle * 1000);
     snprintf(count, sizeof count, "%d", 4);
     snprintf(max, sizeof max, "%d", w->cl->max_deliveries);
-    const char *argv[] = {"EVAL",    rqueue_reclaim, "4",       w->q.work,
-                          w->q.done, w->q.results,   w->q.dead, rqueue_group,
-                          w->name,   idle,           count,     max,
-                          w->cursor};
-    if (rconn_command(&w->cmd, on_reclaimed, w, 0, 13, argv, NULL) == 0)
+    const char *argv[] = {"4",       w->q.work,    w->q.done, w->q.results,
+                          w->q.dead, rqueue_group, w->name,   idle,
+                          count,     max,          w->cursor};
+    if (rconn_script(&w->cmd, SCRIPT_RECLAIM, on_reclaimed, w, 0, 11, argv,
+                     NULL) == 0)
         w->reclaiming = 1;
     w->next_reclaim = monotonic() + w->tick_s * 4;
 }
