@@ -54,6 +54,7 @@ int main(int argc, char **argv)
     printf("concurrent: %.2f s\n", concurrent);
     printf("speed-up:   %.1fx\n", sequential / concurrent);
     printf("total / n:  %.3f s\n", concurrent / n);
+    printf("failed:     %d of %d\n", failed, 2 * n);
     fetch_client_free(client);
     free(tasks);
     return failed ? 1 : 0;

@@ -563,7 +563,7 @@ START_TEST(a_pushback_holds_the_host_and_one_request_probes)
     ck_assert_uint_eq(on, 1);
     /* nothing for a second after the 503; the other host did not wait */
     ck_assert_double_ge(log[1].at - log[0].at, 0.99);
-    ck_assert_double_lt(olog[0].at - log[0].at, 0.99);
+    ck_assert_double_lt(olog[0].at, log[1].at);
     /* the first after the pause went alone: the next came after its
        answer (a /delay/300 or the fast retry) */
     if (!strncmp(log[1].path, "/delay/", 7))
@@ -803,9 +803,9 @@ START_TEST(the_host_rate_holds_for_each_host)
         size_t n;
         double *g = ts_gaps(both[h], &n);
         ck_assert_uint_eq(n, N / 2 - 1);
-        /* each host at its rate, side by side: 50 ms apart, not the 100
-           of one rate over both */
-        ck_assert_double_lt(assert_spaced(g, n, 0.05), 0.08);
+        /* each host at its rate, side by side: 50 ms apart; one rate over
+           both would space them 0.1 s apart at the least */
+        ck_assert_double_lt(assert_spaced(g, n, 0.05), 0.095);
         free(g);
     }
     free_all(t, N);
