@@ -1089,7 +1089,7 @@ START_TEST(a_full_disk_is_named_as_such)
     char dir[] = "/tmp/fetchall-full-XXXXXX", journal[128], out[128];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
-    ck_assert_int_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    ck_assert_int_eq(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
     ck_assert_int_eq(mount("tmpfs", dir, "tmpfs", 0, "size=64k"), 0);
     snprintf(journal, sizeof journal, "%s/journal", dir);
     snprintf(out, sizeof out, "%s/out", dir);
