@@ -6,6 +6,7 @@
    results in request order. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -573,6 +576,228 @@ START_TEST(scripts_by_sha_and_loaded_again)
 }
 END_TEST
 
+/* A command's exit status and stderr, run with extra environment. */
+static int run_env(const char *env, char **err, const char *const argv[])
+{
+    run_result r;
+    if (env)
+        putenv((char *)env);
+    run_cmd(&r, NULL, argv);
+    if (env) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(env, "="), env);
+        unsetenv(name);
+    }
+    *err = r.err;
+    free(r.out);
+    return r.status;
+}
+
+/* A Redis that wants a password: each command says it wants one, or that
+   it refused the one given, at once (exit 2, never a hang), never
+   printing it; given it in the URL, a file or $REDISCLI_AUTH, the whole
+   queue goes through. */
+START_TEST(passwords_are_asked_for_and_never_shown)
+{
+    enum { N = 40 };
+    const char *pass = "pw@1:x"; /* in a URL: pw%401%3Ax */
+    redisContext *c = rc();
+    freeReplyObject(redisCommand(c, "CONFIG SET requirepass %s", pass));
+    redisFree(c);
+    const char *list = url_file("urls", N, 20);
+    char good[200], wrong[200], *err;
+    snprintf(good, sizeof good, "unix://:pw%%401%%3Ax@%s", sock);
+    snprintf(wrong, sizeof wrong, "unix://:not-it@%s", sock);
+    const char *commands[] = {"enqueue", "worker", "results"};
+    for (int i = 0; i < 3; i++) {
+        const char *in = i ? NULL : "-i"; /* enqueue's input */
+        ck_assert_int_eq(
+            run_env(NULL, &err,
+                    FETCHALL_ARGV(commands[i], "--redis", redis_arg, in, list)),
+            2);
+        ck_assert_msg(strstr(err, "wants a password"), "%s: %s", commands[i],
+                      err);
+        free(err);
+        ck_assert_int_eq(
+            run_env(NULL, &err,
+                    FETCHALL_ARGV(commands[i], "--redis", wrong, in, list)),
+            2);
+        ck_assert_msg(strstr(err, "refused the user or password"), "%s: %s",
+                      commands[i], err);
+        ck_assert_ptr_null(strstr(err, "not-it"));
+        free(err);
+    }
+    /* the URL's, a file's, the environment's */
+    ck_assert_int_eq(run_env(NULL, &err,
+                             FETCHALL_ARGV("enqueue", "--redis", good, "-i",
+                                           list, "--chunk", "8")),
+                     0);
+    ck_assert_ptr_null(strstr(err, pass));
+    free(err);
+    const char *file = in_dir("password");
+    FILE *f = fopen(file, "w");
+    fprintf(f, "%s\n", pass);
+    fclose(f);
+    ck_assert_int_eq(run_env(NULL, &err,
+                             FETCHALL_ARGV("worker", "--redis", redis_arg,
+                                           "--redis-password-file", file)),
+                     0);
+    ck_assert_ptr_null(strstr(err, pass));
+    free(err);
+    run_result r;
+    putenv("REDISCLI_AUTH=pw@1:x");
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    unsetenv("REDISCLI_AUTH");
+    ck_assert_int_eq(r.status, 0);
+    size_t dead;
+    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
+    ck_assert_ptr_null(strstr(r.err, pass));
+    run_free(&r);
+    c = rc();
+    freeReplyObject(redisCommand(c, "AUTH %s", pass));
+    freeReplyObject(redisCommand(c, "CONFIG SET requirepass %s", ""));
+    redisFree(c);
+}
+END_TEST
+
+/* A 127.0.0.1 port nothing listens on now. */
+static int free_tcp_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, len), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Encryption through a tunnel: Redis speaks TLS only (tls-port), an
+   stunnel client on 127.0.0.1 carries the worker's and results'
+   connections to it, as an ACL user with a password. */
+START_TEST(through_a_tls_tunnel)
+{
+    enum { N = 30 };
+    if (system("command -v stunnel4 >/dev/null || command -v stunnel "
+               ">/dev/null") != 0) {
+        printf("through_a_tls_tunnel: stunnel4 not installed: not run\n");
+        return;
+    }
+    char cert[256], key[256], conf[1024], url[200], tport[16];
+    tls_files(dir, cert, key, sizeof cert);
+    int tls_port = free_tcp_port(), tunnel = free_tcp_port();
+    snprintf(tport, sizeof tport, "%d", tls_port);
+    /* this test's Redis: TLS on a port, the unix socket for the test */
+    redis_stop();
+    redis_pid = fork();
+    ck_assert_int_ge(redis_pid, 0);
+    if (redis_pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket",
+               sock, "--dir", dir, "--save", "", "--appendonly", "no",
+               "--tls-port", tport, "--tls-cert-file", cert, "--tls-key-file",
+               key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no",
+               NULL);
+        _exit(127);
+    }
+    double give_up = now_s() + 20;
+    for (;;) {
+        redisContext *c = redisConnectUnix(sock);
+        int up = c && !c->err;
+        if (up)
+            freeReplyObject(redisCommand(
+                c, "ACL SETUSER fetcher on >tunnel-pw ~* &* +@all"));
+        redisFree(c);
+        if (up)
+            break;
+        ck_assert_msg(now_s() < give_up, "redis-server did not start");
+        usleep(20000);
+    }
+    snprintf(conf, sizeof conf,
+             "foreground = yes\npid =\n[redis]\nclient = yes\n"
+             "accept = 127.0.0.1:%d\nconnect = 127.0.0.1:%d\nCAfile = %s\n"
+             "verifyChain = yes\ncheckIP = 127.0.0.1\n",
+             tunnel, tls_port, cert);
+    FILE *f = fopen(in_dir("stunnel.conf"), "w");
+    fputs(conf, f);
+    fclose(f);
+    pid_t st = fork();
+    ck_assert_int_ge(st, 0);
+    if (st == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        execlp("stunnel4", "stunnel4", in_dir("stunnel.conf"), NULL);
+        execlp("stunnel", "stunnel", in_dir("stunnel.conf"), NULL);
+        _exit(127);
+    }
+    snprintf(url, sizeof url, "redis://fetcher:tunnel-pw@127.0.0.1:%d", tunnel);
+    const char *list = url_file("urls", N, 20);
+    run_result r;
+    for (int tries = 0;; tries++) { /* until the tunnel listens */
+        RUN(&r, NULL, "enqueue", "--redis", url, "-i", list, "--chunk", "5");
+        if (r.status == 0 || tries == 50)
+            break;
+        run_free(&r);
+        usleep(100000);
+    }
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    run_free(&r);
+    RUN(&r, NULL, "worker", "--redis", url);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_null(strstr(r.err, "tunnel-pw"));
+    run_free(&r);
+    RUN(&r, NULL, "results", "--redis", url);
+    ck_assert_int_eq(r.status, 0);
+    size_t dead;
+    ck_assert_uint_eq(check_results(r.out, N, 0, &dead), N);
+    run_free(&r);
+    kill(st, SIGTERM);
+    run_reap(st);
+}
+END_TEST
+
+/* A frozen Redis (SIGSTOP: it still accepts connections, answers
+   nothing) is noticed by the oldest reply owed, within seconds, even
+   while the worker keeps sending (its slots renewed each second); it is
+   not "back" until it answers a PING; after SIGCONT every position has
+   its record once. */
+START_TEST(a_frozen_redis_is_noticed)
+{
+    enum { N = 80 };
+    enqueue("5", url_file("urls", N, 200));
+    int errfd = open(in_dir("w.err"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t w = run_spawn(FETCHALL_ARGV("worker", "--redis", redis_arg, "-j", "4",
+                                      "--per-host", "2", "--claim-idle", "60"),
+                        -1, -1, errfd, 0);
+    close(errfd);
+    double give_up = now_s() + 60;
+    while (redis_int("XLEN %s", "{fetchall}:results") < 2) {
+        ck_assert_msg(now_s() < give_up, "no chunk done");
+        usleep(10000);
+    }
+    kill(redis_pid, SIGSTOP);
+    double stopped = now_s();
+    /* noticed: the reply timeout (10 s) and a little */
+    while (!strstr(text_of("w.err"), "no reply in time")) {
+        ck_assert_msg(now_s() < stopped + 20, "not noticed in 20 s: %s",
+                      text_of("w.err"));
+        usleep(50000);
+    }
+    /* frozen a while longer: it is not back, however it connects */
+    sleep(4);
+    ck_assert_msg(!strstr(text_of("w.err"), "Redis is back"), "%s",
+                  text_of("w.err"));
+    kill(redis_pid, SIGCONT);
+    ck_assert_int_eq(run_reap(w), 0);
+    ck_assert_ptr_nonnull(strstr(text_of("w.err"), "Redis is back after"));
+    all_ok(N);
+}
+END_TEST
+
 int main(void)
 {
     if (system("command -v redis-server >/dev/null") != 0) {
@@ -594,6 +819,9 @@ int main(void)
     tcase_add_test(tc, a_signal_leaves_no_part_files);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, scripts_by_sha_and_loaded_again);
+    tcase_add_test(tc, passwords_are_asked_for_and_never_shown);
+    tcase_add_test(tc, through_a_tls_tunnel);
+    tcase_add_test(tc, a_frozen_redis_is_noticed);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -24,9 +24,14 @@ int cluster_main(cmdline *a)
             *cl = &given;
     char why[256];
     int status;
-    if (redis_parse(&cl->redis, cl->redis_arg, why, sizeof why) != 0)
+    if (redis_parse(&cl->redis, cl->redis_arg, why, sizeof why) != 0) {
+        char shown[600]; /* never the password */
+        fetch_url_redact(shown, sizeof shown, cl->redis_arg);
         return usage_error(a->command, "invalid value '%s' for --redis: %s",
-                           cl->redis_arg, why);
+                           shown, why);
+    }
+    if (redis_password(&cl->redis, a->cl.password_file, why, sizeof why) != 0)
+        return usage_error(a->command, "%s%s", why, "");
     if (a->command != CMD_ENQUEUE && n_urls)
         return usage_error(a->command, "fetchall %s takes no URLs ('%s')",
                            command_name(a->command), urls[0]);

@@ -30,19 +30,36 @@ typedef struct redis_url {
     char host[256]; /* redis://HOST: a name, or an address once resolved */
     char path[256]; /* unix:///PATH */
     int port, db;
+    char user[128]; /* AUTH user password (Redis 6 ACL), or empty */
+    char pass[512]; /* AUTH password, or empty: none */
 } redis_url;
 
-/* redis://HOST[:PORT][/DB] or unix:///PATH[?db=N]. 0, or -1 with why. */
+/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (PASSWORD@ alone too) or
+   unix://[:PASSWORD@]/PATH[?db=N], credentials percent-decoded. 0, or -1
+   with why. */
 int redis_parse(redis_url *u, const char *url, char *why, size_t len);
+/* No password in the URL: from password_file (its first line), else from
+   $REDISCLI_AUTH, as redis-cli reads it. 0, or -1 with why. */
+int redis_password(redis_url *u, const char *password_file, char *why,
+                   size_t len);
 /* HOST to an address, once (hiredis would look it up at every connect,
    blocking the loop). 0, or -1 with why. */
 int redis_resolve(redis_url *u, char *why, size_t len);
 /* The URL, to show. */
 void redis_describe(const redis_url *u, char *buf, size_t len);
-/* A blocking connection, SELECTed, with timeout seconds for every reply;
-   or NULL with why. */
-struct redisContext *redis_connect(const redis_url *u, double timeout,
-                                   char *why, size_t len);
+/* A blocking connection: AUTH (with a password), SELECT (a database
+   other than 0), then a PING answered, timeout seconds for every reply;
+   or NULL with why. A password refused or wanted ends the process (exit
+   2, saying so as who: retrying cannot help). */
+struct redisContext *redis_connect(const redis_url *u, const char *who,
+                                   double timeout, char *why, size_t len);
+/* What a Redis error says of our credentials: REDIS_AUTH_OK (nothing),
+   _WANTED (NOAUTH: it wants one), _REFUSED (WRONGPASS and the like). */
+enum { REDIS_AUTH_OK, REDIS_AUTH_WANTED, REDIS_AUTH_REFUSED };
+int redis_auth_error(const char *err);
+/* Say so as who, the password never shown, and exit 2. */
+void redis_auth_fatal(const redis_url *u, int what, const char *who,
+                      const char *err);
 /* SCRIPT LOAD every script of the queue on c (done by redis_connect()). */
 void redis_load_scripts(struct redisContext *c);
 /* Is r Redis' NOSCRIPT error? */
@@ -59,17 +76,24 @@ struct redisReply *redis_script(struct redisContext *c, int script, int argc,
 struct redisContext *redis_reconnect(struct redisContext *c, const redis_url *u,
                                      const char *who, int quiet);
 
-/* An async connection on an event_base that comes back by itself: a late
-   reply (reply_timeout) drops it, a dropped one is made again after a
-   jittered pause growing from 0.1 to 5 s. */
+/* An async connection on an event_base that comes back by itself. It
+   sends AUTH and SELECT first, and is up once a PING has come back (a
+   frozen Redis still accepts connections). Each reply owed has its own
+   deadline (reply_timeout, more for a BLOCK), and the oldest one's
+   decides: a late reply drops the connection, which is made again after a
+   jittered pause growing from 0.1 to 5 s. A password refused or wanted
+   ends the process (exit 2). */
 typedef struct rconn rconn;
 struct rconn {
     struct event_base *base;
     const redis_url *url;
-    int db;
+    const char *who;              /* for messages: "worker" */
     struct redisAsyncContext *ac; /* NULL while down */
-    int up, closing, late;
-    size_t outstanding;   /* commands sent, not answered */
+    int connected; /* the socket is: hiredis calls on_disconnect */
+    int up;        /* a PING came back since it connected */
+    int closing, late;
+    double *due; /* ring: each reply owed, its deadline, oldest first */
+    size_t first, owed, cap;
     double reply_timeout; /* seconds; default 10 */
     double down_since, pause;
     struct event *retry, *timeout;

@@ -635,6 +635,7 @@ int worker_run(const cluster *cl, const config *cfg, int threads)
             fatal("out of memory");
         conns[i]->data = &w;
         conns[i]->on_up = on_up;
+        conns[i]->who = "worker";
         conns[i]->on_down = on_down;
         rconn_start(conns[i]);
     }

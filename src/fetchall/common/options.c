@@ -124,7 +124,12 @@ const opt_def opt_table[] = {
     {0, 0, NULL, NULL, E | W | R, NULL,
      "Across machines, on a Redis stream (fetchall(1), ACROSS MACHINES):"},
     {OPT_REDIS, 0, "redis", "URL", E | W | R, NULL,
-     "redis://HOST[:PORT][/DB] or unix:///PATH"},
+     "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]\nor unix://[:PASSWORD@]/PATH"
+     "[?db=N]"},
+    {OPT_REDIS_PASSWORD_FILE, 0, "redis-password-file", "FILE", E | W | R,
+     "FILE",
+     "Redis' password from FILE's first line\n(or $REDISCLI_AUTH): "
+     "not in ps"},
     {OPT_QUEUE, 0, "queue", "NAME", E | W | R, NULL,
      "the queue (default fetchall)"},
     {OPT_CHUNK, 0, "chunk", "N", E, NULL, "URLs an entry (default 256)"},
@@ -600,6 +605,9 @@ static int take(cmdline *a, const opt_def *o, const char *arg)
         return 0;
     case OPT_REDIS:
         a->cl.redis = arg;
+        return 0;
+    case OPT_REDIS_PASSWORD_FILE:
+        a->cl.password_file = arg;
         return 0;
     case OPT_QUEUE:
         a->cl.queue = arg;

@@ -71,6 +71,7 @@ enum {
     OPT_CERT,
     OPT_KEY,
     OPT_REDIS,
+    OPT_REDIS_PASSWORD_FILE,
     OPT_QUEUE,
     OPT_CHUNK,
     OPT_MAX_QUEUED,
@@ -126,14 +127,15 @@ typedef struct config {
 
 /* What the commands across machines take, as given. */
 typedef struct cluster_args {
-    const char *redis;  /* --redis URL */
-    const char *queue;  /* --queue NAME; default "fetchall" */
-    const char *name;   /* worker --name; default HOST:PID */
-    int follow;         /* worker --follow: wait for more */
-    double claim_idle;  /* worker --claim-idle SECONDS (default 30) */
-    int max_deliveries; /* worker --max-deliveries K (default 5) */
-    int chunk;          /* enqueue --chunk N (default 256) */
-    size_t max_queued;  /* enqueue --max-queued N URLs (1,000,000) */
+    const char *redis;         /* --redis URL */
+    const char *password_file; /* --redis-password-file FILE */
+    const char *queue;         /* --queue NAME; default "fetchall" */
+    const char *name;          /* worker --name; default HOST:PID */
+    int follow;                /* worker --follow: wait for more */
+    double claim_idle;         /* worker --claim-idle SECONDS (default 30) */
+    int max_deliveries;        /* worker --max-deliveries K (default 5) */
+    int chunk;                 /* enqueue --chunk N (default 256) */
+    size_t max_queued;         /* enqueue --max-queued N URLs (1,000,000) */
 } cluster_args;
 
 /* The command line, parsed. Strings point into argv; the arrays and
