@@ -798,6 +798,46 @@ START_TEST(a_frozen_redis_is_noticed)
 }
 END_TEST
 
+/* A work entry shaped like a chunk but not what enqueue put there is a
+   dead letter with its reason, never fetched, and claims no positions:
+   every enqueued position still has its own record, once. */
+START_TEST(entries_that_are_not_chunks_are_never_fetched)
+{
+    enum { N = 50 };
+    enqueue("10", url_file("urls", N, 10));
+    const char *forged = ts_url(&srv, "/bytes/7?forged=1");
+    char ten[2048] = "";
+    for (int i = 0; i < 10; i++)
+        snprintf(ten + strlen(ten), sizeof ten - strlen(ten), "%s%s",
+                 i ? "\n" : "", ts_url(&srv, "/bytes/7?forged=%d", i + 2));
+    redisContext *c = rc();
+    const char *entries[][3] = {
+        {"3", "1", forged},  /* off a chunk's boundary */
+        {"51", "1", forged}, /* beyond the total */
+        {"11", "10", ten},   /* other URLs than those enqueued there */
+        {"21", "3", forged}, /* n not its URLs' count */
+    };
+    for (size_t i = 0; i < sizeof entries / sizeof *entries; i++)
+        freeReplyObject(redisCommand(c,
+                                     "XADD {fetchall}:work * first %s n %s "
+                                     "urls %s",
+                                     entries[i][0], entries[i][1],
+                                     entries[i][2]));
+    redisFree(c);
+    run_result r;
+    RUN(&r, NULL, "worker", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "not on a chunk's boundary"));
+    ck_assert_ptr_nonnull(strstr(r.err, "beyond the enqueued total"));
+    ck_assert_ptr_nonnull(strstr(r.err, "not the ones enqueued"));
+    ck_assert_ptr_nonnull(strstr(r.err, "n does not match"));
+    run_free(&r);
+    ck_assert_uint_eq(ts_seen(&srv, "/bytes/7"), 0); /* none fetched */
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:dead"), 4);
+    all_ok(N);
+}
+END_TEST
+
 int main(void)
 {
     if (system("command -v redis-server >/dev/null") != 0) {
@@ -822,6 +862,7 @@ int main(void)
     tcase_add_test(tc, passwords_are_asked_for_and_never_shown);
     tcase_add_test(tc, through_a_tls_tunnel);
     tcase_add_test(tc, a_frozen_redis_is_noticed);
+    tcase_add_test(tc, entries_that_are_not_chunks_are_never_fetched);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

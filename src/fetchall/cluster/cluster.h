@@ -140,6 +140,7 @@ enum {
     SCRIPT_LEASE,
     SCRIPT_ACQUIRE,
     SCRIPT_RENEW,
+    SCRIPT_CHECK,
     SCRIPTS
 };
 /* Their texts (lua.gen.c, made by embed.sh). */

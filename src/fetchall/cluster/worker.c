@@ -255,11 +255,14 @@ static void on_done(fetch_task *task, void *arg)
 /* An entry we cannot use: to the dead letters, with why. */
 static void give_up(worker *w, const char *id, const char *why)
 {
-    const char *argv[] = {"4",       w->q.work,    w->q.done, w->q.results,
-                          w->q.dead, rqueue_group, id,        why};
+    /* not what enqueue put there: it claims no positions (their real
+       chunk's results still count) */
+    const char *argv[] = {"4",          w->q.work, w->q.done,
+                          w->q.results, w->q.dead, rqueue_group,
+                          id,           why,       "0"};
     say(w, "%s: entry %s of queue %s is a dead letter: %s", w->name, id,
         w->q.name, why);
-    rconn_script(&w->cmd, SCRIPT_DEAD, NULL, NULL, 0, 8, argv, NULL);
+    rconn_script(&w->cmd, SCRIPT_DEAD, NULL, NULL, 0, 9, argv, NULL);
 }
 
 static const redisReply *field(const redisReply *f, const char *name)
@@ -293,7 +296,12 @@ static void start(void *item, void *arg)
         fatal("out of memory");
 }
 
-/* An entry [id, [field, value ...]] read or reclaimed: fetch its URLs. */
+static void drop(chunk *c, const char *why);
+static void on_checked(redisAsyncContext *ac, void *reply, void *arg);
+static void start_chunk(chunk *c);
+
+/* An entry [id, [field, value ...]] read or reclaimed: fetch its URLs once
+   it checks out. */
 static void take(worker *w, const redisReply *e)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
@@ -341,13 +349,70 @@ static void take(worker *w, const redisReply *e)
     w->last_n = n;
     TAILQ_INSERT_TAIL(&w->chunks, c, link);
     w->in_hand += n;
-    for (size_t i = 0; i < n; i++) {
+    /* fetched only once it is what enqueue put there */
+    char at[24];
+    snprintf(at, sizeof at, "%zu", first);
+    const char *argv[] = {"2", w->q.meta, w->q.chunks, at};
+    if (rconn_script(&w->cmd, SCRIPT_CHECK, on_checked, c, 0, 4, argv, NULL))
+        drop(c, NULL); /* down: it is read again once Redis is back */
+}
+
+/* A chunk of ours that we let go: given up (why), or left for a later
+   read (why NULL). */
+static void drop(chunk *c, const char *why)
+{
+    worker *w = c->w;
+    TAILQ_REMOVE(&w->chunks, c, link);
+    w->in_hand -= c->n;
+    if (why)
+        give_up(w, c->id, why);
+    chunk_free(c);
+}
+
+/* What Redis holds for the chunk's position: {chunk, total, hash}. */
+static void on_checked(redisAsyncContext *ac, void *reply, void *arg)
+{
+    chunk *c = arg;
+    worker *w = c->w;
+    redisReply *r = reply;
+    (void)ac;
+    rconn_replied(&w->cmd);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+        drop(c, NULL);
+        return;
+    }
+    size_t size = number(r->element[0]), total = number(r->element[1]);
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx",
+             (unsigned long long)fnv1a64(c->urls, strlen(c->urls)));
+    if (!size || (c->first - 1) % size) {
+        drop(c, "its first position is not on a chunk's boundary");
+        return;
+    }
+    if (total && c->first > total) {
+        drop(c, "its first position is beyond the enqueued total");
+        return;
+    }
+    if (r->element[2]->type != REDIS_REPLY_STRING ||
+        strcmp(r->element[2]->str, hash)) {
+        drop(c, "its URLs are not the ones enqueued at its position");
+        return;
+    }
+    start_chunk(c);
+}
+
+/* Its URLs to the scheduler (or the host gate first). */
+static void start_chunk(chunk *c)
+{
+    worker *w = c->w;
+    char *p = c->urls;
+    for (size_t i = 0; i < c->n; i++) {
         char *nl = strchr(p, '\n');
         if (nl)
             *nl = '\0';
         wslot *s = &c->slots[i];
         s->c = c;
-        s->index = first + i;
+        s->index = c->first + i;
         s->url = p;
         s->part.fd = -1;
         if (w->gate) /* when Redis says its host's turn has come */

@@ -13,7 +13,7 @@ for _, e in ipairs(r[2]) do
   local times = p[1] and p[1][4] or 0
   if times > tonumber(ARGV[5]) then
     dead(e[1], e[2], 'delivered ' .. times .. ' times: every worker '
-         .. 'that took it stopped before it was done', times)
+         .. 'that took it stopped before it was done', times, true)
   else
     table.insert(out, e)
   end
