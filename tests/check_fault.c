@@ -232,6 +232,26 @@ START_TEST(signal_into_a_file_leaves_whole_bodies)
 }
 END_TEST
 
+/* Started as nohup starts it, with SIGHUP ignored: a SIGHUP does not stop
+   the run, a later SIGTERM does (pending signals are taken lowest number
+   first, so a SIGHUP taken would end it with 129). */
+START_TEST(a_signal_ignored_at_the_start_stays_ignored)
+{
+    char path[64];
+    int fd = temp_file(path, "", O_WRONLY | O_TRUNC);
+    pid_t pid = run_spawn_ignoring(ARGV("-q", ts_url(&srv, "/bytes/3000"),
+                                        ts_url(&fs, "/fill/100000/D/10")),
+                                   fd, SIGHUP);
+    wait_size(fd, 3000 + 500);
+    ck_assert_int_eq(kill(pid, SIGHUP), 0);
+    wait_size(fd, 3000 + 1500); /* still fetching */
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_int_eq(run_reap(pid), 128 + SIGTERM);
+    close(fd);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(signal_with_output_dir_leaves_no_partial_file)
 {
     char dir[] = "/tmp/fetchall-fault-dir-XXXXXX", path[600];
@@ -1229,6 +1249,7 @@ static Suite *fault_cli_suite(void)
     tcase_add_test(cli, stdout_and_stderr_one_file);
     tcase_add_test(cli, signal_into_a_file_leaves_whole_bodies);
     tcase_add_test(cli, signal_with_output_dir_leaves_no_partial_file);
+    tcase_add_test(cli, a_signal_ignored_at_the_start_stays_ignored);
     tcase_add_test(cli, output_dir_is_never_followed_or_stale);
     tcase_add_test(cli, two_runs_into_one_dir_never_mix);
     tcase_add_test(cli, low_open_file_limit_with_output_dir);

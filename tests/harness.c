@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -442,14 +443,22 @@ static void read_all(int fd, char **buf, size_t *len)
     (*buf)[*len] = '\0';
 }
 
-pid_t run_spawn(const char *const argv[], int in, int out, int err,
-                unsigned long nofile)
+static pid_t spawn(const char *const argv[], int in, int out, int err,
+                   unsigned long nofile, int ignored)
 {
     const char *vg = getenv("FETCH_VALGRIND");
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid > 0)
         return pid;
+    /* the command starts as from a shell, whatever ran the tests (nohup
+       ignores SIGHUP, "make check &" SIGINT): only what the test asks */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+    sigset_t none;
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        signal(sigs[i], sigs[i] == ignored ? SIG_IGN : SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     const char *full[128];
     char ulimit[64];
     int n = 0, null = open("/dev/null", O_RDWR);
@@ -475,6 +484,17 @@ pid_t run_spawn(const char *const argv[], int in, int out, int err,
         close(fd);
     execvp(full[0], (char *const *)full);
     _exit(127);
+}
+
+pid_t run_spawn(const char *const argv[], int in, int out, int err,
+                unsigned long nofile)
+{
+    return spawn(argv, in, out, err, nofile, 0);
+}
+
+pid_t run_spawn_ignoring(const char *const argv[], int out, int sig)
+{
+    return spawn(argv, -1, out, -1, 0, sig);
 }
 
 int run_reap(pid_t pid)

@@ -102,6 +102,9 @@ void run_free(run_result *r);
    $FETCH_VALGRIND when set. */
 pid_t run_spawn(const char *const argv[], int in, int out, int err,
                 unsigned long nofile);
+/* The same, stdin and stderr /dev/null, with sig ignored (as nohup
+   starts a command with SIGHUP ignored). */
+pid_t run_spawn_ignoring(const char *const argv[], int out, int sig);
 /* Wait for it: its exit status, or 128 + the signal that ended it. */
 int run_reap(pid_t pid);
 

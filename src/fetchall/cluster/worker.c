@@ -680,16 +680,18 @@ int worker_run(const cluster *cl, const config *cfg, int threads)
         event_add(w.tick, &tv) != 0)
         fatal("out of memory");
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    struct event *sig_ev[3];
+    struct event *sig_ev[3] = {NULL, NULL, NULL};
     for (int i = 0; i < 3; i++)
-        if (!(sig_ev[i] = evsignal_new(w.base, sigs[i], on_signal, &w)) ||
-            event_add(sig_ev[i], NULL) != 0)
+        if (!signal_ignored(sigs[i]) && /* nohup's SIGHUP stays ignored */
+            (!(sig_ev[i] = evsignal_new(w.base, sigs[i], on_signal, &w)) ||
+             event_add(sig_ev[i], NULL) != 0))
             fatal("out of memory");
     redis_url url = cl->redis;
     if (redis_resolve(&url, why, sizeof why) != 0) {
         fprintf(stderr, "fetchall: worker: --redis %s: %s\n", w.where, why);
         for (int i = 0; i < 3; i++)
-            event_free(sig_ev[i]);
+            if (sig_ev[i])
+                event_free(sig_ev[i]);
         event_free(w.tick);
         fetch_client_free(w.client);
         return 2;
@@ -709,7 +711,8 @@ int worker_run(const cluster *cl, const config *cfg, int threads)
     rconn_close(&w.cmd);
     hostgate_free(w.gate);
     for (int i = 0; i < 3; i++)
-        event_free(sig_ev[i]);
+        if (sig_ev[i])
+            event_free(sig_ev[i]);
     event_free(w.tick);
     fetch_client_free(w.client);
     while (!TAILQ_EMPTY(&w.chunks)) {

@@ -2,6 +2,7 @@
 /* Small utilities every room of the command uses. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -95,4 +96,10 @@ int default_threads(const fetch_options *fo, int n_urls)
     if (n_urls && threads > n_urls)
         threads = n_urls;
     return threads;
+}
+
+int signal_ignored(int sig)
+{
+    struct sigaction now;
+    return sigaction(sig, NULL, &now) == 0 && now.sa_handler == SIG_IGN;
 }

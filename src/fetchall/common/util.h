@@ -30,4 +30,9 @@ void limit_concurrency(fetch_options *fo, int files);
    a list or a queue). */
 int default_threads(const fetch_options *fo, int n_urls);
 
+/* Whether sig was ignored when the command started: nohup ignores SIGHUP,
+   a non-interactive shell's "cmd &" SIGINT. A signal ignored then stays
+   ignored (as every Unix tool does), so the command never stops on it. */
+int signal_ignored(int sig);
+
 #endif

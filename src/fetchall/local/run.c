@@ -6,7 +6,8 @@
  * deadline are events. URLs are read while fewer than a window of them are
  * unwritten, so memory follows the window, not the input.
  *
- * Signals (SIGINT, SIGTERM, SIGHUP) are taken by one thread with sigwait():
+ * Signals (SIGINT, SIGTERM, SIGHUP, unless ignored when the run started, as
+ * nohup does) are taken by one thread with sigwait():
  * it removes -o's temporary files, cuts stdout back to the last complete
  * result, and ends the process with the same signal. Every use of stdout
  * holds out_lock, so that it finds results whole.
@@ -99,10 +100,11 @@ static void *signal_main(void *arg)
    signals blocked: only signal_main takes them. */
 static void start_signals(runner *r)
 {
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     sigemptyset(&r->signals);
-    sigaddset(&r->signals, SIGINT);
-    sigaddset(&r->signals, SIGTERM);
-    sigaddset(&r->signals, SIGHUP);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        if (!signal_ignored(sigs[i])) /* nohup's SIGHUP stays ignored */
+            sigaddset(&r->signals, sigs[i]);
     pthread_sigmask(SIG_BLOCK, &r->signals, NULL);
     if (pthread_create(&r->signal_thread, NULL, signal_main, r) != 0)
         fatal("cannot start the signal thread");
