@@ -421,17 +421,21 @@ END_TEST
 
 START_TEST(rates_hold_across_workers)
 {
-    enum { N = 30 };
+    enum { N = 24 };
     FILE *f = fopen(in_dir("urls"), "w");
     for (int i = 1; i <= N; i++)
         fprintf(f, "%s\n", ts_url(&srv, "/bytes/10?i=%d", i));
     fclose(f);
     enqueue("3", in_dir("urls"));
-    /* three workers, one host, 20 a second in all */
+    /* three workers, one host, 8 a second in all: a request reaches the
+       server some time after Redis timed its start, later from a worker
+       the machine runs late (three under valgrind on two cores: up to
+       0.15 s), so the gap is wide enough for that lag not to look like a
+       burst */
     pid_t w[3];
     for (int i = 0; i < 3; i++)
         w[i] = run_spawn(
-            FETCHALL_ARGV("worker", "--redis", redis_arg, "--host-rate", "20"),
+            FETCHALL_ARGV("worker", "--redis", redis_arg, "--host-rate", "8"),
             -1, -1, -1, 0);
     all_ok(N);
     for (int i = 0; i < 3; i++)
@@ -439,7 +443,7 @@ START_TEST(rates_hold_across_workers)
     size_t n;
     double *g = ts_gaps(&srv, &n);
     ck_assert_uint_eq(n, N - 1);
-    assert_spaced(g, n, 0.05);
+    assert_spaced(g, n, 0.125);
     free(g);
 }
 END_TEST

@@ -562,11 +562,19 @@ size_t count_str(const char *h, const char *needle)
 double assert_spaced(const double *g, size_t n, double gap)
 {
     double sum = 0;
+    char all[2048];
+    size_t at = 0;
     ck_assert_uint_ge(n, 8);
+    for (size_t i = 0; i < n && at < sizeof all - 16; i++) /* for a failure */
+        at += (size_t)snprintf(all + at, sizeof all - at, " %.3f", g[i]);
     for (size_t i = 3; i < n; i++)
         sum += g[i];
-    ck_assert_double_ge(sum / (double)(n - 3), 0.85 * gap);
+    ck_assert_msg(sum / (double)(n - 3) >= 0.85 * gap,
+                  "mean gap %.3f < 0.85 x %.3f; gaps:%s", sum / (double)(n - 3),
+                  gap, all);
     for (size_t i = 0; i + 4 <= n; i++)
-        ck_assert_double_ge(g[i] + g[i + 1] + g[i + 2] + g[i + 3], 1.5 * gap);
+        ck_assert_msg(g[i] + g[i + 1] + g[i + 2] + g[i + 3] >= 1.5 * gap,
+                      "gaps %zu-%zu sum to less than 1.5 x %.3f; gaps:%s", i,
+                      i + 3, gap, all);
     return sum / (double)(n - 3);
 }
