@@ -812,6 +812,22 @@ size_t fetch_text_escape(char *dst, size_t size, const char *src, size_t len,
 size_t fetch_url_redact(char *dst, size_t size, const char *url);
 
 /**
+ * The host key of url, as snprintf() would (at most size bytes, NUL
+ * included, whole parts only; returns the length the whole key needs; dst
+ * may be NULL when size is 0): "scheme://host:port", scheme and host in
+ * lower case, the port filled in for http (80) and https (443),
+ * credentials left out.
+ * Requests with one key are one host to the scheduler: max_per_host, the
+ * rates and delays and the breaker count per key, as
+ * aiohttp's TCPConnector(limit_per_host) counts per (host, port, ssl).
+ * "http://Example.com/a" and "http://example.com:80/b" share
+ * "http://example.com:80"; "https://example.com/" is another host.
+ * A malformed URL gets some key (it fails later, when libcurl parses it).
+ * A NULL url is as "". A key of a valid URL needs at most 512 bytes.
+ */
+size_t fetch_host_key(char *dst, size_t size, const char *url);
+
+/**
  * Would libfetch send header as a request header (fetch_options.headers,
  * fetch_request.headers)? "Name: value", "Name:" (removes one libcurl
  * would send) or "Name;" (sends it empty), the name an HTTP token (RFC

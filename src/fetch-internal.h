@@ -262,7 +262,6 @@ size_t fetch__scheme_len(const char *url);
    "mailto:x"), where what follows the colon is neither a port
    ("host:8080/x") nor credentials ("user:pw@host"): its length, or 0. */
 size_t fetch__bare_scheme_len(const char *url);
-void fetch__host_key(const char *url, char *buf, size_t len);
 int fetch__one_line(const char *s);
 int fetch__token(const char *s, size_t len);
 int fetch__header_ok(const char *h);

@@ -243,7 +243,7 @@ static fetch_task *submit(fetch_client *c, const char *url,
     t->resp.url = t->url;
     t->resp.body = "";
     if (code == FETCH_OK) {
-        fetch__host_key(t->target, key, sizeof key);
+        fetch_host_key(key, sizeof key, t->target);
         fetch__lock(c);
         int pushed = fetch__sched_push(&c->sched, &t->q, key);
         t->state = FETCH__QUEUED;
@@ -350,7 +350,7 @@ static void host_down(fetch_task *t)
     struct fetch__qnode *q;
     char key[512];
     const char *why = t->x.detail ? t->x.detail : fetch_strerror(t->x.code);
-    fetch__host_key(t->target, key, sizeof key);
+    fetch_host_key(key, sizeof key, t->target);
     fetch__lock(c);
     fetch__sched_drain(&c->sched, key, &out);
     TAILQ_FOREACH(q, &out, link)
@@ -463,7 +463,7 @@ static int try_again(fetch_task *t)
     fetch__xfer_free(x);
     memset(x, 0, sizeof *x);
     x->sink_fd = -1;
-    fetch__host_key(t->target, key, sizeof key);
+    fetch_host_key(key, sizeof key, t->target);
     fetch__lock(c);
     t->attempt++;
     t->state = FETCH__QUEUED;

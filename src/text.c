@@ -73,6 +73,15 @@ static void put(struct out *o, const char *u, size_t n)
     o->at += n;
 }
 
+/* put(), lower-cased (a host key's scheme and host). */
+static void put_lower(struct out *o, const char *u, size_t n)
+{
+    size_t end = o->end;
+    put(o, u, n);
+    for (size_t i = end; i < o->end; i++)
+        o->dst[i] = (char)tolower((unsigned char)o->dst[i]);
+}
+
 static size_t done(struct out *o)
 {
     if (o->size)
@@ -160,13 +169,15 @@ static void authority(const char *url, size_t *begin, size_t *end)
     *end = *begin + strcspn(url + *begin, "/?#\\");
 }
 
-/* The scheduler's host key of url: "scheme://host:port", scheme and host
-   in lower case, the port filled in for http and https. A hand parse of
-   the authority, far cheaper than curl_url(); a malformed URL gets some
-   key and fails later, when libcurl parses it. */
-void fetch__host_key(const char *url, char *buf, size_t len)
+/* A hand parse of the authority, far cheaper than curl_url() (it runs for
+   every request); a malformed URL gets some key and fails later, when
+   libcurl parses it. */
+size_t fetch_host_key(char *dst, size_t size, const char *url)
 {
-    size_t b, e, n = fetch__scheme_len(url), at = 0;
+    struct out o = {dst, dst ? size : 0, 0, 0};
+    if (!url)
+        url = "";
+    size_t b, e, n = fetch__scheme_len(url);
     const char *host, *port = NULL;
     authority(url, &b, &e);
     for (size_t i = b; i < e; i++) /* after any credentials */
@@ -188,20 +199,15 @@ void fetch__host_key(const char *url, char *buf, size_t len)
     const char *dflt = slen == 5 && !strncasecmp(scheme, "https", 5)  ? "443"
                        : slen == 4 && !strncasecmp(scheme, "http", 4) ? "80"
                                                                       : "";
-    size_t plen = port ? (size_t)(url + e - port) : strlen(dflt);
-    if (!port || !plen)
+    size_t plen = port ? (size_t)(url + e - port) : 0;
+    if (!plen)
         port = dflt, plen = strlen(dflt);
-    if (slen + hlen + plen + 5 > len) /* longer than any valid host name */
-        hlen = len > slen + plen + 5 ? len - slen - plen - 5 : 0;
-    for (size_t i = 0; i < slen; i++)
-        buf[at++] = (char)tolower((unsigned char)scheme[i]);
-    memcpy(buf + at, "://", 3);
-    at += 3;
-    for (size_t i = 0; i < hlen; i++)
-        buf[at++] = (char)tolower((unsigned char)host[i]);
-    buf[at++] = ':';
-    memcpy(buf + at, port, plen);
-    buf[at + plen] = '\0';
+    put_lower(&o, scheme, slen);
+    put(&o, "://", 3);
+    put_lower(&o, host, hlen);
+    put(&o, ":", 1);
+    put(&o, port, plen);
+    return done(&o);
 }
 
 size_t fetch_url_redact(char *dst, size_t size, const char *url)

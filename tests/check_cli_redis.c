@@ -466,7 +466,41 @@ START_TEST(per_host_holds_across_workers)
     ck_assert_int_eq(total, N);
     ck_assert_int_le(max, 2);
     /* the slots were given back */
-    ck_assert_int_eq(redis_int("EXISTS %s", "{fetchall}:slots:127.0.0.1"), 0);
+    char slots[128];
+    snprintf(slots, sizeof slots, "{fetchall}:slots:http://127.0.0.1:%d",
+             srv.port);
+    ck_assert_int_eq(redis_int("EXISTS %s", slots), 0);
+}
+END_TEST
+
+/* A host is the library's host key (fetch_host_key(): scheme, host and
+   port): "LocalHost" and "localhost" are one host, so --per-host 1 holds
+   over both spellings, and the rate's schedule in Redis is the key's. */
+START_TEST(per_host_counts_as_the_library_does)
+{
+    enum { N = 16 };
+    FILE *f = fopen(in_dir("urls"), "w");
+    for (int i = 1; i <= N; i++)
+        fprintf(f, "http://%s:%d/delay/100?i=%d\n",
+                i % 2 ? "localhost" : "LocalHost", srv.port, i);
+    fclose(f);
+    enqueue("4", in_dir("urls"));
+    pid_t w[2];
+    for (int i = 0; i < 2; i++)
+        w[i] = run_spawn(FETCHALL_ARGV("worker", "--redis", redis_arg,
+                                       "--per-host", "1", "--host-rate", "100"),
+                         -1, -1, -1, 0);
+    all_ok(N);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(run_reap(w[i]), 0);
+    long inflight, max, total;
+    ts_stats(&srv, &inflight, &max, &total);
+    ck_assert_int_eq(total, N);
+    ck_assert_int_eq(max, 1);
+    char key[128];
+    snprintf(key, sizeof key, "{fetchall}:host:http://localhost:%d", srv.port);
+    ck_assert_int_eq(redis_int("EXISTS %s", key), 1);
+    ck_assert_int_eq(redis_int("EXISTS %s", "{fetchall}:host:localhost"), 0);
 }
 END_TEST
 
@@ -860,6 +894,7 @@ int main(void)
     tcase_add_test(tc, redis_restarted_mid_run);
     tcase_add_test(tc, rates_hold_across_workers);
     tcase_add_test(tc, per_host_holds_across_workers);
+    tcase_add_test(tc, per_host_counts_as_the_library_does);
     tcase_add_test(tc, a_signal_leaves_no_part_files);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, scripts_by_sha_and_loaded_again);

@@ -1074,6 +1074,29 @@ START_TEST(a_url_too_long_to_send_says_so)
 }
 END_TEST
 
+/* An authority longer than any host key (a port of 2,000 digits, a
+   scheme of 2,000 letters, a host of 5,000) is that URL's failure, and
+   the URLs after it are fetched. */
+START_TEST(an_authority_of_any_length_fails_alone)
+{
+    char *port = malloc(2100), *scheme = malloc(2100), *host = malloc(5100);
+    snprintf(port, 2100, "http://127.0.0.1:%0*d/x", 2000, 1);
+    memset(scheme, 'h', 2000);
+    snprintf(scheme + 2000, 100, "://a/x");
+    memcpy(host, "http://", 7);
+    memset(host + 7, 'a', 5000);
+    snprintf(host + 5007, 90, ":1/x");
+    run_result r;
+    RUN(&r, NULL, "-q", port, scheme, host, ts_url(&srv, "/bytes/3"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "abc");
+    run_free(&r);
+    free(port);
+    free(scheme);
+    free(host);
+}
+END_TEST
+
 /* --progress bar into a file (a log): carriage returns, no escape
    sequence. */
 START_TEST(a_bar_into_a_file_has_no_escape_sequences)
@@ -1238,6 +1261,44 @@ START_TEST(library_takes_null_and_checks_headers)
 }
 END_TEST
 
+/* One host to the scheduler: scheme, host and port, as fetch_host_key()
+   says (the Redis mode's --per-host uses it too). */
+START_TEST(library_host_keys)
+{
+    static const char *const cases[][2] = {
+        {"http://Example.COM/a", "http://example.com:80"},
+        {"HTTP://example.com:80/b?c", "http://example.com:80"},
+        {"https://example.com", "https://example.com:443"},
+        {"https://u:p@example.com:8443/x#y", "https://example.com:8443"},
+        {"example.com/x", "http://example.com:80"},
+        {"http://[::1]:8080/x", "http://[::1]:8080"},
+        {"http://[::1]/x", "http://[::1]:80"},
+        {"http://h:/x", "http://h:80"},
+        {"ftp://h/x", "ftp://h:"},
+        {"", "http://:80"},
+    };
+    char key[512], small[8];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = fetch_host_key(key, sizeof key, cases[i][0]);
+        ck_assert_str_eq(key, cases[i][1]);
+        ck_assert_uint_eq(n, strlen(cases[i][1]));
+    }
+    /* cut as snprintf() cuts; the length is the whole key's */
+    ck_assert_uint_eq(fetch_host_key(small, sizeof small, "http://abcdef/"),
+                      strlen("http://abcdef:80"));
+    ck_assert_str_eq(small, "http://");
+    ck_assert_uint_eq(fetch_host_key(NULL, 0, "http://h/"),
+                      strlen("http://h:80"));
+    ck_assert_uint_eq(fetch_host_key(key, sizeof key, NULL),
+                      strlen("http://:80"));
+    char *big = malloc(3000);
+    snprintf(big, 3000, "http://h:%0*d/", 2900, 1);
+    ck_assert_uint_eq(fetch_host_key(key, sizeof key, big), 7 + 1 + 1 + 2900);
+    ck_assert_str_eq(key, "http://h:"); /* whole parts only */
+    free(big);
+}
+END_TEST
+
 /* The command's cases, once: they have no event loops of the test's. */
 static Suite *fault_cli_suite(void)
 {
@@ -1263,6 +1324,7 @@ static Suite *fault_cli_suite(void)
     tcase_add_test(cli, schemes_without_slashes_are_schemes);
     tcase_add_test(cli, byte_order_marks_and_nul_bytes_in_input);
     tcase_add_test(cli, a_url_too_long_to_send_says_so);
+    tcase_add_test(cli, an_authority_of_any_length_fails_alone);
     tcase_add_test(cli, a_bar_into_a_file_has_no_escape_sequences);
     tcase_add_test(cli, a_full_disk_is_named_as_such);
     suite_add_tcase(s, cli);
@@ -1286,6 +1348,7 @@ static Suite *fault_library_suite(void)
     tcase_add_test(lib, library_data_callback_says_why);
     tcase_add_test(lib, library_raises_no_sigpipe);
     tcase_add_test(lib, library_takes_null_and_checks_headers);
+    tcase_add_test(lib, library_host_keys);
     suite_add_tcase(s, lib);
     return s;
 }

@@ -17,13 +17,16 @@
  * slot for the host's next request, gives it back when it has none, and
  * renews what it holds every tick. A dead worker's slots run out after
  * --claim-idle, so its host is not held up for longer.
+ *
+ * A host is what the library schedules as one (fetch_host_key(): scheme,
+ * host and port), so that --per-host and the rates mean one thing in both
+ * modes.
  */
 #define _DEFAULT_SOURCE /* random */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -211,7 +214,7 @@ static void lease(host *h)
     double hi = g->host_interval;
     if (g->random_delay)
         hi *= 0.5 + (double)random() / RAND_MAX;
-    char key[600], all[320], n[24], ih[32], ia[32];
+    char key[1024], all[320], n[24], ih[32], ia[32];
     snprintf(key, sizeof key, "{%s}:host:%s", g->q->name, h->name);
     snprintf(all, sizeof all, "{%s}:rate", g->q->name);
     snprintf(n, sizeof n, "%zu", k);
@@ -258,7 +261,7 @@ static void acquire(host *h)
         want = (size_t)g->per_host - h->n_slots;
     if (h->acquiring || !want || evtimer_pending(h->timer, NULL))
         return;
-    char key[600], seq[320], limit[24], n[24], ttl[32];
+    char key[1024], seq[320], limit[24], n[24], ttl[32];
     slot_key(h, key, sizeof key);
     snprintf(seq, sizeof seq, "{%s}:slotseq", g->q->name);
     snprintf(limit, sizeof limit, "%d", g->per_host);
@@ -274,7 +277,7 @@ static void acquire(host *h)
    leases run out). */
 static void release_spare(host *h)
 {
-    char key[600];
+    char key[1024];
     slot_key(h, key, sizeof key);
     while (h->n_slots > h->busy) {
         char *m = h->slots[--h->n_slots];
@@ -285,25 +288,10 @@ static void release_spare(host *h)
 }
 
 /* The host of url, as libcurl reads it ("" when it has none). */
-static void host_of(const char *url, char *out, size_t len)
-{
-    CURLU *u = curl_url();
-    char *name = NULL;
-    out[0] = '\0';
-    if (u &&
-        curl_url_set(u, CURLUPART_URL, url,
-                     CURLU_DEFAULT_SCHEME | CURLU_NON_SUPPORT_SCHEME) ==
-            CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &name, 0) == CURLUE_OK)
-        snprintf(out, len, "%s", name);
-    curl_free(name);
-    curl_url_cleanup(u);
-}
-
 gate_host *hostgate_add(hostgate *g, const char *url, void *item)
 {
-    char name[256];
-    host_of(url, name, sizeof name);
+    char name[512]; /* the library's key: --per-host counts alike */
+    fetch_host_key(name, sizeof name, url);
     host *h = find(g, name);
     waiting *w = malloc(sizeof *w);
     if (!w || (!h->timer && !(h->timer = evtimer_new(g->base, on_timer, h))))
@@ -340,7 +328,7 @@ void hostgate_renew(hostgate *g)
     if (!nkeys)
         return;
     const char **argv = calloc(2 + nkeys + nargs, sizeof *argv);
-    char(*keys)[600] = calloc(nkeys, sizeof *keys);
+    char(*keys)[1024] = calloc(nkeys, sizeof *keys);
     char nk[24], ttl[32], (*counts)[24] = calloc(nkeys, sizeof *counts);
     if (!argv || !keys || !counts)
         fatal("out of memory");
