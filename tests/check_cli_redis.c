@@ -88,6 +88,23 @@ static long long redis_int(const char *fmt, const char *arg)
     return v;
 }
 
+/* Entries ever added to a stream (XINFO STREAM's entries-added): what
+   was stored, also once fetchall results has consumed it. */
+static long long stream_added(const char *key)
+{
+    redisContext *c = rc();
+    redisReply *r = redisCommand(c, "XINFO STREAM %s", key);
+    long long v = -1;
+    ck_assert_ptr_nonnull(r);
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements;
+         i += 2)
+        if (!strcmp(r->element[i]->str, "entries-added"))
+            v = r->element[i + 1]->integer;
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
 static void setup(void)
 {
     cli_setup();
@@ -222,7 +239,7 @@ static void all_ok(size_t n)
     run_result r;
     size_t dead;
     RUN(&r, NULL, "results", "--redis", redis_arg);
-    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(r.status == 0, "results: exit %d: %s", r.status, r.err);
     ck_assert_uint_eq(check_results(r.out, n, 0, &dead), n);
     run_free(&r);
 }
@@ -277,11 +294,34 @@ START_TEST(results_in_request_order_each_once)
     ck_assert_int_eq(run_reap(b), 0);
     ck_assert_uint_eq(ts_seen(&srv, "/delay/"), N);
     ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 0);
-    /* again, as they came: each once */
+    /* results consumed what it wrote out: a second one has nothing more,
+       and says what the first wrote */
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), 0);
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_ptr_nonnull(strstr(r.err, "1000 URLs: 1000 ok, 0 failed"));
+    ck_assert_ptr_nonnull(strstr(r.err, "1000 written out by an earlier run"));
+    run_free(&r);
+}
+END_TEST
+
+/* --as-completed: as the chunks came, each position once. */
+START_TEST(results_as_completed_each_once)
+{
+    enum { N = 600 };
+    run_result r;
+    size_t dead;
+    enqueue("50", url_file("urls", N, 60));
+    pid_t a = worker("a", NULL, "30", "30", "5"),
+          b = worker("b", NULL, "30", "30", "5");
     RUN(&r, NULL, "results", "--redis", redis_arg, "--as-completed");
     ck_assert_int_eq(r.status, 0);
     ck_assert_uint_eq(check_results(r.out, N, 1, &dead), N);
     run_free(&r);
+    ck_assert_int_eq(run_reap(a), 0);
+    ck_assert_int_eq(run_reap(b), 0);
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), 0);
 }
 END_TEST
 
@@ -300,7 +340,8 @@ START_TEST(a_killed_workers_chunks_are_taken_over)
     all_ok(N);
     ck_assert_int_eq(run_reap(b), 0);
     ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 0);
-    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), N / 25);
+    ck_assert_int_eq(stream_added("{fetchall}:results"), N / 25);
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), 0);
     /* b fetched what a held: at least once */
     ck_assert_uint_ge(ts_seen(&srv, "/delay/"), N);
 }
@@ -336,7 +377,8 @@ START_TEST(exactly_once_with_3_workers_and_a_kill_9)
                 ck_assert_int_eq(status, 0);
         }
         /* one record per chunk, however often a chunk was fetched */
-        ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), N / 20);
+        ck_assert_int_eq(stream_added("{fetchall}:results"), N / 20);
+        ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), 0);
         ck_assert_int_eq(redis_int("SCARD %s", "{fetchall}:done"), N / 20);
         ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:work"), 0);
         ck_assert_uint_ge(ts_seen(&srv, "/delay/"), N);
@@ -501,6 +543,112 @@ START_TEST(per_host_counts_as_the_library_does)
     snprintf(key, sizeof key, "{fetchall}:host:http://localhost:%d", srv.port);
     ck_assert_int_eq(redis_int("EXISTS %s", key), 1);
     ck_assert_int_eq(redis_int("EXISTS %s", "{fetchall}:host:localhost"), 0);
+}
+END_TEST
+
+/* Until dir/name says what (a worker's stderr). */
+static void wait_text(const char *name, const char *what)
+{
+    double give_up = now_s() + 60;
+    while (!strstr(text_of(name), what)) {
+        ck_assert_msg(now_s() < give_up, "%s never said \"%s\": %s", name, what,
+                      text_of(name));
+        usleep(20000);
+    }
+}
+
+/* With nobody reading the results, a worker stops taking chunks once
+   --max-results records wait, says so, and goes on once they are read. */
+START_TEST(workers_wait_for_their_results_to_be_read)
+{
+    enum { N = 400 };
+    enqueue("10", url_file("urls", N, 100));
+    int err = open(in_dir("w.err"), O_WRONLY | O_CREAT, 0644);
+    pid_t w = run_spawn(FETCHALL_ARGV("worker", "--redis", redis_arg, "-j",
+                                      "10", "--max-results", "50"),
+                        -1, -1, err, 0);
+    close(err);
+    wait_text("w.err", "taking no more chunks until they are read");
+    /* it stopped short: chunks not taken, far from all fetched */
+    ck_assert_int_gt(redis_int("XLEN %s", "{fetchall}:work"), 0);
+    ck_assert_uint_lt(ts_seen(&srv, "/delay/"), N);
+    ck_assert_int_ge(redis_int("XLEN %s", "{fetchall}:results") * 10, 50);
+    all_ok(N); /* reading lets it go on, to the end */
+    ck_assert_int_eq(run_reap(w), 0);
+    ck_assert_ptr_nonnull(strstr(text_of("w.err"), "going on"));
+    ck_assert_uint_eq(ts_seen(&srv, "/delay/"), N);
+}
+END_TEST
+
+/* fetchall results killed (kill -9) at random moments and started again,
+   appending to one file: every position once in the file, in order (and
+   as they came with --as-completed). */
+START_TEST(results_killed_and_started_again_write_each_position_once)
+{
+    enum { N = 1500 };
+    test_seed("results_killed_and_started_again_write_each_position_once");
+    for (int mode = 0; mode < 2; mode++) {
+        redisContext *c = rc();
+        freeReplyObject(redisCommand(c, "FLUSHALL"));
+        redisFree(c);
+        ts_reset(&srv);
+        char path[600];
+        snprintf(path, sizeof path, "%s", in_dir("out.jsonl"));
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+        ck_assert_int_ge(fd, 0);
+        enqueue("15", url_file("urls", N, 100));
+        pid_t a = worker("a", NULL, "40", "30", "5"),
+              b = worker("b", NULL, "40", "30", "5");
+        const char *const in_order[] = {fetchall,  "results", "--redis",
+                                        redis_arg, "-q",      "--fsync",
+                                        "0.05",    NULL};
+        const char *const as_completed[] = {
+            fetchall,  "results", "--redis",        redis_arg, "-q",
+            "--fsync", "0.05",    "--as-completed", NULL};
+        const char *const *argv = mode ? as_completed : in_order;
+        for (int kill_at = 0; kill_at < 4; kill_at++) {
+            pid_t r = run_spawn(argv, -1, fd, -1, 0);
+            usleep((useconds_t)(100000 + rand() % 800000));
+            kill(r, SIGKILL);
+            run_reap(r);
+        }
+        pid_t r = run_spawn(argv, -1, fd, -1, 0);
+        ck_assert_int_eq(run_reap(r), 0);
+        close(fd);
+        ck_assert_int_eq(run_reap(a), 0);
+        ck_assert_int_eq(run_reap(b), 0);
+        size_t len, dead;
+        char *got = slurp(path, &len);
+        ck_assert_uint_eq(check_results(got, N, mode, &dead), N);
+        free(got);
+        ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), 0);
+    }
+}
+END_TEST
+
+/* One reader at a time: a second results, while the first waits for
+   work, says who reads the queue, exit 2. */
+START_TEST(one_results_reader_at_a_time)
+{
+    enqueue("10", url_file("urls", 20, 10));
+    pid_t first = run_spawn(
+        FETCHALL_ARGV("results", "--redis", redis_arg, "-q"), -1, -1, -1, 0);
+    double give_up = now_s() + 30;
+    while (redis_int("EXISTS %s", "{fetchall}:reader") != 1) {
+        ck_assert(now_s() < give_up);
+        usleep(10000);
+    }
+    run_result r;
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "is being read by another fetchall results"));
+    run_free(&r);
+    /* the first one still reads it all, then gives the lease back */
+    pid_t w = worker("w", NULL, "10", "30", "5");
+    ck_assert_int_eq(run_reap(first), 0);
+    ck_assert_int_eq(run_reap(w), 0);
+    ck_assert_int_eq(redis_int("EXISTS %s", "{fetchall}:reader"), 0);
 }
 END_TEST
 
@@ -888,6 +1036,11 @@ int main(void)
     tcase_set_timeout(tc, getenv("FETCH_VALGRIND") ? 300 : 120);
     tcase_add_test(tc, enqueue_is_idempotent);
     tcase_add_test(tc, results_in_request_order_each_once);
+    tcase_add_test(tc, results_as_completed_each_once);
+    tcase_add_test(tc, workers_wait_for_their_results_to_be_read);
+    tcase_add_test(tc,
+                   results_killed_and_started_again_write_each_position_once);
+    tcase_add_test(tc, one_results_reader_at_a_time);
     tcase_add_test(tc, a_killed_workers_chunks_are_taken_over);
     tcase_add_test(tc, exactly_once_with_3_workers_and_a_kill_9);
     tcase_add_test(tc, dead_letters);

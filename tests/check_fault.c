@@ -58,25 +58,6 @@ static int temp_file(char *path, const char *text, int flags)
     return fd;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    char *buf = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (size_t n;
-         (n = fread(buf ? buf + *len : NULL, 1, cap - *len, f)) || !feof(f);) {
-        *len += n;
-        if (*len == cap)
-            ck_assert_ptr_nonnull(buf = realloc(buf, cap = cap * 2 + 4096));
-    }
-    fclose(f);
-    buf = realloc(buf, *len + 1);
-    buf[*len] = '\0';
-    return buf;
-}
-
 /* Wait until the file behind fd has at least n bytes (30 s at most). */
 static void wait_size(int fd, off_t n)
 {

@@ -578,3 +578,22 @@ double assert_spaced(const double *g, size_t n, double gap)
                       i + 3, gap, all);
     return sum / (double)(n - 3);
 }
+
+char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *buf = NULL;
+    size_t cap = 0;
+    *len = 0;
+    for (size_t n;
+         (n = fread(buf ? buf + *len : NULL, 1, cap - *len, f)) || !feof(f);) {
+        *len += n;
+        if (*len == cap)
+            ck_assert_ptr_nonnull(buf = realloc(buf, cap = cap * 2 + 4096));
+    }
+    fclose(f);
+    buf = realloc(buf, *len + 1);
+    buf[*len] = '\0';
+    return buf;
+}

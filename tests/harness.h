@@ -108,6 +108,9 @@ pid_t run_spawn_ignoring(const char *const argv[], int out, int sig);
 /* Wait for it: its exit status, or 128 + the signal that ended it. */
 int run_reap(pid_t pid);
 
+/* The whole file at path (NUL-terminated; *len its bytes), to free. */
+char *slurp(const char *path, size_t *len);
+
 /* Expected body of /bytes/N. */
 char *expected_bytes(size_t n);
 /* Count occurrences of needle in haystack. */

@@ -20,7 +20,9 @@ int cluster_main(cmdline *a)
                      .claim_idle = a->cl.claim_idle,
                      .max_deliveries = a->cl.max_deliveries,
                      .chunk = a->cl.chunk,
-                     .max_queued = a->cl.max_queued},
+                     .max_queued = a->cl.max_queued,
+                     .max_results = a->cl.max_results,
+                     .fsync = a->cl.fsync},
             *cl = &given;
     char why[256];
     int status;

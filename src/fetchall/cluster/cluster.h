@@ -126,6 +126,7 @@ void rconn_close(rconn *rc);
 typedef struct rqueue {
     const char *name;
     char work[300], chunks[300], meta[300], done[300], results[300], dead[300];
+    char printed[300], printed_set[300], reader[300];
 } rqueue;
 void rqueue_keys(rqueue *q, const char *name);
 extern const char *const rqueue_group;
@@ -141,6 +142,8 @@ enum {
     SCRIPT_ACQUIRE,
     SCRIPT_RENEW,
     SCRIPT_CHECK,
+    SCRIPT_CONSUME,
+    SCRIPT_READER,
     SCRIPTS
 };
 /* Their texts (lua.gen.c, made by embed.sh). */
@@ -184,6 +187,8 @@ typedef struct cluster {
     int max_deliveries;    /* worker --max-deliveries K (default 5) */
     int chunk;             /* enqueue --chunk N (default 256) */
     size_t max_queued;     /* enqueue --max-queued N URLs (1,000,000) */
+    size_t max_results;    /* worker --max-results N (1,000,000; 0: any) */
+    double fsync;          /* results --fsync SECONDS (default 1) */
 } cluster;
 
 /* enqueue.c, worker.c, results.c: exit statuses as fetchall's. */

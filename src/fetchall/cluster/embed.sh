@@ -11,7 +11,8 @@ cat <<'HEAD'
 const char *const rqueue_script_text[SCRIPTS] = {
 HEAD
 for s in enqueue:ENQUEUE finish:FINISH ack:ACK reclaim:RECLAIM dead:DEAD \
-  state:STATE lease:LEASE acquire:ACQUIRE renew:RENEW check:CHECK; do
+  state:STATE lease:LEASE acquire:ACQUIRE renew:RENEW check:CHECK \
+  consume:CONSUME reader:READER; do
   name=${s%%:*}
   files="$dir/$name.lua"
   case $name in reclaim | dead) files="$dir/dead_letter.lua $files" ;; esac

@@ -332,10 +332,11 @@ int redis_noscript(const redisReply *r)
 redisReply *redis_script(redisContext *c, int script, int argc,
                          const char **argv, const size_t *argvlen)
 {
-    const char *full[64];
-    size_t lens[64];
-    if (argc > 62)
-        return NULL;
+    const char **full = malloc((size_t)(argc + 2) * sizeof *full);
+    size_t *lens = malloc((size_t)(argc + 2) * sizeof *lens);
+    redisReply *r = NULL;
+    if (!full || !lens)
+        fatal("out of memory");
     full[0] = "EVALSHA";
     full[1] = rqueue_sha(script);
     lens[0] = 7;
@@ -345,13 +346,16 @@ redisReply *redis_script(redisContext *c, int script, int argc,
         lens[i + 2] = argvlen ? argvlen[i] : strlen(argv[i]);
     }
     for (int tries = 0;; tries++) {
-        redisReply *r = redisCommandArgv(c, argc + 2, full, lens);
+        r = redisCommandArgv(c, argc + 2, full, lens);
         if (!redis_noscript(r) || tries)
-            return r;
+            break;
         freeReplyObject(r); /* Redis lost it: load it again */
         freeReplyObject(
             redisCommand(c, "SCRIPT LOAD %s", rqueue_script_text[script]));
     }
+    free(full);
+    free(lens);
+    return r;
 }
 
 redisContext *redis_reconnect(redisContext *c, const redis_url *u,

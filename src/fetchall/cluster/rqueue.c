@@ -20,7 +20,15 @@
  *                   are stored once however often a chunk was fetched
  *   {NAME}:results  stream: first, n, worker, lines (JSON lines, one a URL,
  *                   in input order); or first, n, dead, urls for a chunk
- *                   given up on
+ *                   given up on. fetchall results deletes what it has
+ *                   written out, so its length is the results not read yet
+ *   {NAME}:printed  hash: what fetchall results wrote out: next (every
+ *                   chunk before it), ok, failed, dead (counts), file and
+ *                   offset (the regular file it appends to, as
+ *                   device:inode, and its size once synced)
+ *   {NAME}:printed-chunks  set: the chunks after next written out (as
+ *                   they completed): next moves over them
+ *   {NAME}:reader   the results reader's lease (one at a time)
  *   {NAME}:dead     stream of the chunks given up on: id, first, n, urls,
  *                   reason, deliveries
  *   {NAME}:rate, {NAME}:host:HOST, {NAME}:slots:HOST, {NAME}:slotseq
@@ -45,6 +53,10 @@ void rqueue_keys(rqueue *q, const char *name)
     snprintf(q->done, sizeof q->done, "{%s}:done", name);
     snprintf(q->results, sizeof q->results, "{%s}:results", name);
     snprintf(q->dead, sizeof q->dead, "{%s}:dead", name);
+    snprintf(q->printed, sizeof q->printed, "{%s}:printed", name);
+    snprintf(q->printed_set, sizeof q->printed_set, "{%s}:printed-chunks",
+             name);
+    snprintf(q->reader, sizeof q->reader, "{%s}:reader", name);
 }
 
 const char *const rqueue_group = "workers";

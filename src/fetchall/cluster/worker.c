@@ -80,6 +80,8 @@ struct worker {
     double tick_s, next_reclaim, next_beat;
     struct event *tick;
     size_t chunks_done, duplicates, ok, failed;
+    size_t unread;               /* results waiting for fetchall results */
+    int backlogged, asking_xlen; /* past --max-results */
 };
 
 static void pump(worker *w);
@@ -96,6 +98,8 @@ static void check_end(worker *w);
 static int room(worker *w)
 {
     fetch_stats st;
+    if (w->backlogged)
+        return 0;
     if (w->in_hand < w->want + w->last_n)
         return 1;
     if (w->in_hand >= 16 * w->want)
@@ -150,6 +154,38 @@ static void on_up(rconn *rc, double down_for)
     pump(w);
 }
 
+/* ---- the results backlog ---- */
+
+/* How many results entries wait for fetchall results (a reply to XLEN):
+   past --max-results records the worker takes no more chunks, saying so
+   once, and goes on when they are read. */
+static void unread(worker *w, const redisReply *xlen)
+{
+    if (!xlen || xlen->type != REDIS_REPLY_INTEGER || !w->cl->max_results)
+        return;
+    size_t per = w->last_n ? w->last_n : 1;
+    int was = w->backlogged;
+    w->unread = (size_t)xlen->integer * per;
+    w->backlogged = w->unread >= w->cl->max_results;
+    if (w->backlogged && !was)
+        say(w,
+            "%s: about %zu results wait for fetchall results (--max-results "
+            "%zu): taking no more chunks until they are read",
+            w->name, w->unread, w->cl->max_results);
+    else if (!w->backlogged && was)
+        say(w, "%s: results are being read; going on", w->name);
+}
+
+static void on_xlen(redisAsyncContext *ac, void *reply, void *arg)
+{
+    worker *w = arg;
+    (void)ac;
+    rconn_replied(&w->cmd);
+    w->asking_xlen = 0;
+    unread(w, reply);
+    pump(w);
+}
+
 /* ---- chunks ---- */
 
 static void chunk_free(chunk *c)
@@ -174,13 +210,15 @@ static void on_acked(redisAsyncContext *ac, void *reply, void *arg)
     c->acking = 0;
     if (!r)
         return; /* the connection went: again once it is back */
-    if (r->type != REDIS_REPLY_INTEGER) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
         say(w, "%s: storing results: %s; trying again", w->name,
             r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
         return; /* the tick sends it again */
     }
-    if (r->integer == 0)
+    if (r->element[0]->integer == 0)
         w->duplicates++;
+    unread(w, r->element[1]);
     w->chunks_done++;
     TAILQ_REMOVE(&w->chunks, c, link);
     chunk_free(c);
@@ -632,6 +670,11 @@ static void on_tick(evutil_socket_t fd, short ev, void *arg)
     if (now >= w->next_reclaim && w->group_ready)
         reclaim(w);
     hostgate_renew(w->gate);
+    if (w->cl->max_results && !w->asking_xlen) {
+        const char *argv[] = {"XLEN", w->q.results};
+        if (rconn_command(&w->cmd, on_xlen, w, 0, 2, argv, NULL) == 0)
+            w->asking_xlen = 1;
+    }
     pump(w); /* acknowledgements that failed go again */
 }
 

@@ -141,6 +141,12 @@ const opt_def opt_table[] = {
     {OPT_MAX_DELIVERIES, 0, "max-deliveries", "K", W, NULL,
      "a chunk taken over more often is a dead\nletter (default 5)"},
     {OPT_FOLLOW, 0, "follow", NULL, W, NULL, "wait for more work at the end"},
+    {OPT_MAX_RESULTS, 0, "max-results", "N", W, NULL,
+     "take no chunk while more than N results\nwait for fetchall results "
+     "(default\n1000000; 0: no bound)"},
+    {OPT_FSYNC, 0, "fsync", "SECONDS", R, NULL,
+     "stdout a regular file: sync it this often;\nthen what it holds leaves "
+     "Redis (default 1;\n0: after every write)"},
     {0, 0, NULL, NULL, F | E | W | R, NULL, ""},
     {OPT_HELP, 'h', "help", NULL, F | E | W | R, NULL, "this text"},
     {OPT_VERSION, 'V', "version", NULL, F | E | W | R, NULL,
@@ -626,6 +632,11 @@ static int take(cmdline *a, const opt_def *o, const char *arg)
     case OPT_FOLLOW:
         a->cl.follow = 1;
         return 0;
+    case OPT_MAX_RESULTS: /* 0: no bound */
+        a->cl.max_results = 0;
+        return strcmp(arg, "0") && parse_size(arg, &a->cl.max_results) != 0;
+    case OPT_FSYNC:
+        return parse_seconds(arg, &a->cl.fsync) != 0;
     case OPT_HELP:
         options_help(a->command, stdout);
         return 2;
@@ -653,6 +664,8 @@ int cmdline_parse(cmdline *a, int command, int argc, char **argv)
     a->cl.max_deliveries = 5;
     a->cl.chunk = 256;
     a->cl.max_queued = 1000000;
+    a->cl.max_results = 1000000;
+    a->cl.fsync = 1;
     make_getopt();
     optind = 1;
     while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) !=

@@ -79,6 +79,8 @@ enum {
     OPT_CLAIM_IDLE,
     OPT_MAX_DELIVERIES,
     OPT_FOLLOW,
+    OPT_MAX_RESULTS,
+    OPT_FSYNC,
     OPT_HELP,
     OPT_VERSION,
     OPT_END
@@ -136,6 +138,8 @@ typedef struct cluster_args {
     int max_deliveries;        /* worker --max-deliveries K (default 5) */
     int chunk;                 /* enqueue --chunk N (default 256) */
     size_t max_queued;         /* enqueue --max-queued N URLs (1,000,000) */
+    size_t max_results;        /* worker --max-results N (1,000,000; 0: any) */
+    double fsync;              /* results --fsync SECONDS (default 1) */
 } cluster_args;
 
 /* The command line, parsed. Strings point into argv; the arrays and

@@ -2,7 +2,7 @@
 -- A chunk done: its results stored unless a chunk of that first has them
 -- already, then the entry acknowledged and deleted.
 -- KEYS work done results; ARGV group id first n worker lines.
--- 1: stored; 0: a duplicate.
+-- {1: stored, 0: a duplicate; the results entries not read yet}.
 local stored = 0
 if redis.call('SADD', KEYS[2], ARGV[3]) == 1 then
   redis.call('XADD', KEYS[3], '*', 'first', ARGV[3], 'n', ARGV[4],
@@ -11,4 +11,4 @@ if redis.call('SADD', KEYS[2], ARGV[3]) == 1 then
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-return stored
+return {stored, redis.call('XLEN', KEYS[3])}
