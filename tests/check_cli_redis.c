@@ -580,6 +580,45 @@ START_TEST(workers_wait_for_their_results_to_be_read)
 }
 END_TEST
 
+/* The last chunk stored takes the backlog past --max-results: nothing is
+   left to take, so the worker ends as a drained queue's workers do. */
+START_TEST(a_worker_past_max_results_ends_when_the_work_is_done)
+{
+    enum { N = 100 };
+    enqueue("10", url_file("urls", N, 10));
+    int err = open(in_dir("w.err"), O_WRONLY | O_CREAT, 0644);
+    pid_t w = run_spawn(FETCHALL_ARGV("worker", "--redis", redis_arg, "-j",
+                                      "10", "--max-results", "100"),
+                        -1, -1, err, 0);
+    close(err);
+    ck_assert_int_eq(run_reap(w), 0);
+    ck_assert_int_eq(redis_int("XLEN %s", "{fetchall}:results"), N / 10);
+    all_ok(N);
+}
+END_TEST
+
+/* fetchall results started before enqueue waits for it, as workers do. */
+START_TEST(results_started_before_enqueue_waits_for_it)
+{
+    enum { N = 60 };
+    int out = open(in_dir("r.out"), O_WRONLY | O_CREAT, 0644),
+        err = open(in_dir("r.err"), O_WRONLY | O_CREAT, 0644);
+    pid_t r = run_spawn(FETCHALL_ARGV("results", "--redis", redis_arg), -1, out,
+                        err, 0);
+    close(out);
+    close(err);
+    wait_text("r.err", "waiting for fetchall enqueue");
+    enqueue("10", url_file("urls", N, 10));
+    pid_t w = worker("a", NULL, "10", "30", "5");
+    ck_assert_int_eq(run_reap(r), 0);
+    ck_assert_int_eq(run_reap(w), 0);
+    size_t dead, len;
+    char *got = slurp(in_dir("r.out"), &len);
+    ck_assert_uint_eq(check_results(got, N, 0, &dead), N);
+    free(got);
+}
+END_TEST
+
 /* fetchall results killed (kill -9) at random moments and started again,
    appending to one file: every position once in the file, in order (and
    as they came with --as-completed). */
@@ -718,7 +757,8 @@ START_TEST(usage_errors)
     ck_assert_ptr_nonnull(
         strstr(r.err, "--redis goes with fetchall enqueue, worker or results"));
     run_free(&r);
-    RUN(&r, NULL, "results", "--redis", redis_arg, "--queue", "none");
+    RUN(&r, NULL, "results", "--redis", redis_arg, "--queue", "none", "-T",
+        "0.5");
     ck_assert_int_eq(r.status, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "nothing was enqueued on queue none"));
     run_free(&r);
@@ -1038,6 +1078,8 @@ int main(void)
     tcase_add_test(tc, results_in_request_order_each_once);
     tcase_add_test(tc, results_as_completed_each_once);
     tcase_add_test(tc, workers_wait_for_their_results_to_be_read);
+    tcase_add_test(tc, a_worker_past_max_results_ends_when_the_work_is_done);
+    tcase_add_test(tc, results_started_before_enqueue_waits_for_it);
     tcase_add_test(tc,
                    results_killed_and_started_again_write_each_position_once);
     tcase_add_test(tc, one_results_reader_at_a_time);

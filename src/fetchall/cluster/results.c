@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -556,11 +557,22 @@ int results_run(const cluster *cl, const config *cfg)
     rqueue_keys(&r.q, cl->queue);
     snprintf(r.last, sizeof r.last, "0-0");
     r.c = redis_reconnect(NULL, &cl->redis, "results", cfg->out.quiet);
-    if (read_meta(&r) != 0) {
-        fprintf(stderr, "fetchall: results: nothing was enqueued on queue %s\n",
-                r.q.name);
-        redisFree(r.c);
-        return 2;
+    /* started with the workers and enqueue: wait for enqueue, as they do */
+    for (int said = 0; read_meta(&r) != 0; said = 1) {
+        if (until && monotonic() >= until) {
+            fprintf(stderr,
+                    "fetchall: results: nothing was enqueued on queue %s\n",
+                    r.q.name);
+            redisFree(r.c);
+            return 2;
+        }
+        if (!said && !cfg->out.quiet)
+            fprintf(stderr,
+                    "fetchall: results: nothing enqueued on queue %s yet; "
+                    "waiting for fetchall enqueue\n",
+                    r.q.name);
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
     if (take_lease(&r) != 0) {
         redisFree(r.c);

@@ -675,7 +675,9 @@ static void on_tick(evutil_socket_t fd, short ev, void *arg)
         if (rconn_command(&w->cmd, on_xlen, w, 0, 2, argv, NULL) == 0)
             w->asking_xlen = 1;
     }
-    pump(w); /* acknowledgements that failed go again */
+    if (w->backlogged && TAILQ_EMPTY(&w->chunks))
+        check_end(w); /* what it waits to take may be all done already */
+    pump(w);          /* acknowledgements that failed go again */
 }
 
 /* ---- the run ---- */
