@@ -668,6 +668,10 @@ const fetch_response *fetch_task_response(const fetch_task *task);
  * A response header of a finished task by name, case-insensitively; index
  * picks among repeated headers (0 = first). Headers of the last response
  * (after redirects) are kept, read with libcurl's curl_easy_nextheader().
+ * This is how a program reads validators back for a conditional request
+ * next time (ETag -> If-None-Match, Last-Modified -> If-Modified-Since in
+ * fetch_request.headers; a 304 has status 304, FETCH_OK and no body): see
+ * fetch_task_response(3), "Revalidating".
  * @return the value, owned by the task, or NULL if there is no such header
  *         or the task has not finished.
  */

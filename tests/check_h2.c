@@ -10,143 +10,41 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
-#include <netinet/in.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
 
-#define NGINX "/usr/sbin/nginx"
-#define ECHO_MODULE "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+static nginx ng;
 
-static char dir[] = "/tmp/fetchall-h2-XXXXXX";
-static pid_t nginx_pid;
-static int port;
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, len), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int listening(int p)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((unsigned short)p);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-    chmod(path, 0644);
-}
-
-/* nginx on a port of its own, for at most ten minutes (timeout(1)). */
+/* nginx over HTTPS and HTTP/2, a GOAWAY every 50 streams. */
 static void nginx_start(void)
 {
-    char cert[256], key[256], conf[4096], path[512], errlog[512], body[1025];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    chmod(dir, 0755);
-    snprintf(path, sizeof path, "%s/tmp", dir);
-    mkdir(path, 0777);
-    chmod(path, 0777);
-    tls_files(dir, cert, key, sizeof cert);
-    chmod(key, 0644);
+    char cert[256], key[256], server[1024], body[1025];
+    nginx_init(&ng);
+    tls_files(ng.dir, cert, key, sizeof cert);
+    chmod(key, 0644); /* its workers run as nobody */
     memset(body, 'x', 1024);
     body[1024] = '\0';
-    write_file("1k", body);
-    for (int attempt = 0; attempt < 5; attempt++) {
-        port = free_port();
-        snprintf(conf, sizeof conf,
-                 "load_module " ECHO_MODULE ";\n"
-                 "daemon off;\n"
-                 "worker_processes 1;\n"
-                 "pid %s/nginx.pid;\n"
-                 "error_log %s/error.log;\n"
-                 "events { worker_connections 1024; }\n"
-                 "http {\n"
-                 "  log_format m '$request $status';\n"
-                 "  access_log %s/access.log m;\n"
-                 "  client_body_temp_path %s/tmp;\n"
-                 "  proxy_temp_path %s/tmp;\n"
-                 "  fastcgi_temp_path %s/tmp;\n"
-                 "  uwsgi_temp_path %s/tmp;\n"
-                 "  scgi_temp_path %s/tmp;\n"
-                 "  keepalive_requests 50;\n" /* a GOAWAY every 50 streams */
-                 "  server {\n"
-                 "    listen 127.0.0.1:%d ssl http2;\n"
-                 "    ssl_certificate %s;\n"
-                 "    ssl_certificate_key %s;\n"
-                 "    root %s;\n"
-                 /* a POST's body is read, then answered (as an
-                    application would) */
-                 "    location /post { echo_read_request_body;\n"
-                 "      echo $echo_request_body; }\n"
-                 "  }\n"
-                 "}\n",
-                 dir, dir, dir, dir, dir, dir, dir, dir, port, cert, key, dir);
-        write_file("nginx.conf", conf);
-        snprintf(path, sizeof path, "%s/nginx.conf", dir);
-        snprintf(errlog, sizeof errlog, "%s/error.log", dir);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            /* it ends with this test, whatever becomes of the test */
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-            int null = open("/dev/null", O_RDWR);
-            dup2(null, STDIN_FILENO);
-            dup2(null, STDOUT_FILENO);
-            dup2(null, STDERR_FILENO);
-            execl("/usr/bin/timeout", "timeout", "600", NGINX, "-q", "-c", path,
-                  "-p", dir, "-e", errlog, (char *)NULL);
-            _exit(127);
-        }
-        for (int i = 0; i < 200 && !listening(port); i++)
-            usleep(25000);
-        if (listening(port)) {
-            nginx_pid = pid;
-            return;
-        }
-        kill(pid, SIGTERM); /* the port was taken meanwhile: another */
-        run_reap(pid);
-    }
-    ck_abort_msg("nginx did not start");
-}
-
-static void nginx_stop(void)
-{
-    char cmd[256];
-    if (nginx_pid > 0) {
-        kill(nginx_pid, SIGTERM); /* timeout passes it on to nginx */
-        run_reap(nginx_pid);
-        nginx_pid = 0;
-    }
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    strcpy(dir, "/tmp/fetchall-h2-XXXXXX");
+    FILE *f = fopen(nginx_path(&ng, "www/1k"), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(body, f);
+    fclose(f);
+    snprintf(server, sizeof server,
+             "    ssl_certificate %s;\n"
+             "    ssl_certificate_key %s;\n"
+             /* a POST's body is read, then answered (as an application
+                would) */
+             "    location /post { echo_read_request_body;\n"
+             "      echo $echo_request_body; }\n",
+             cert, key);
+    nginx_run(&ng, "load_module " NGINX_ECHO ";",
+              "  log_format m '$request $status';\n"
+              "  keepalive_requests 50;", /* a GOAWAY every 50 streams */
+              "ssl http2", server);
 }
 
 static void setup(void)
@@ -157,7 +55,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nginx_stop();
+    nginx_stop(&ng);
     srv_teardown();
 }
 
@@ -166,10 +64,9 @@ static void teardown(void)
    error_page turned it into a GET). */
 static size_t logged(const char *method)
 {
-    char path[256], buf[256];
+    char buf[256];
     size_t n = 0, m = strlen(method);
-    snprintf(path, sizeof path, "%s/access.log", dir);
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(nginx_path(&ng, "access.log"), "r");
     ck_assert_ptr_nonnull(f);
     while (fgets(buf, sizeof buf, f)) {
         size_t len = strlen(buf);
@@ -187,8 +84,8 @@ static void goaway_run(const char *method)
     size_t at = 0;
     int post = !strcmp(method, "POST");
     for (int i = 1; i <= N; i++)
-        at += (size_t)sprintf(in + at, "https://127.0.0.1:%d/%s?i=%d\n", port,
-                              post ? "post" : "1k", i);
+        at += (size_t)sprintf(in + at, "https://127.0.0.1:%d/%s?i=%d\n",
+                              ng.port, post ? "post" : "1k", i);
     run_result r;
     if (post)
         RUN(&r, in, "-k", "-j", "100", "--jsonl", "-d", "a=1", "-i", "-");
@@ -234,7 +131,7 @@ static Suite *h2_suite(void)
 
 int main(void)
 {
-    if (access(NGINX, X_OK) != 0 || access(ECHO_MODULE, R_OK) != 0) {
+    if (!nginx_installed(1)) {
         printf("nginx is not installed (apt-get install nginx-light "
                "libnginx-mod-http-echo): skipped\n");
         return 77;

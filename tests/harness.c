@@ -13,10 +13,11 @@
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -290,6 +291,104 @@ void tls_files(const char *dir, char *cert, char *key, size_t len)
              "-keyout %s -out %s 2>/dev/null",
              key, cert);
     ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+}
+
+int nginx_installed(int echo)
+{
+    return access(NGINX_BIN, X_OK) == 0 &&
+           (!echo || access(NGINX_ECHO, R_OK) == 0);
+}
+
+const char *nginx_path(const nginx *n, const char *name)
+{
+    static char bufs[16][256];
+    static int next;
+    char *b = bufs[next++ % 16];
+    snprintf(b, 256, "%s/%s", n->dir, name);
+    return b;
+}
+
+void nginx_init(nginx *n)
+{
+    memset(n, 0, sizeof *n);
+    snprintf(n->dir, sizeof n->dir, "/tmp/fetchall-nginx-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(n->dir));
+    chmod(n->dir, 0755); /* its workers run as nobody */
+    ck_assert_int_eq(mkdir(nginx_path(n, "tmp"), 0777), 0);
+    chmod(nginx_path(n, "tmp"), 0777);
+    ck_assert_int_eq(mkdir(nginx_path(n, "www"), 0755), 0);
+}
+
+static int nginx_listening(int p)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((unsigned short)p);
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+void nginx_run(nginx *n, const char *top, const char *http, const char *listen,
+               const char *server)
+{
+    const char *d = n->dir;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        n->port = closed_port();
+        FILE *f = fopen(nginx_path(n, "nginx.conf"), "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "%s\ndaemon off;\nworker_processes 1;\npid %s/nginx.pid;\n"
+                "error_log %s/error.log;\n"
+                "events { worker_connections 1024; }\n"
+                "http {\n%s\n  access_log %s/access.log m;\n"
+                "  client_body_temp_path %s/tmp;\n  proxy_temp_path %s/tmp;\n"
+                "  fastcgi_temp_path %s/tmp;\n  uwsgi_temp_path %s/tmp;\n"
+                "  scgi_temp_path %s/tmp;\n"
+                "  server {\n    listen 127.0.0.1:%d %s;\n    root %s/www;\n"
+                "%s\n  }\n}\n",
+                top, d, d, http, d, d, d, d, d, d, n->port, listen, d, server);
+        fclose(f);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            /* it ends with this test, whatever becomes of the test */
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            int null = open("/dev/null", O_RDWR);
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+            execl("/usr/bin/timeout", "timeout", "600", NGINX_BIN, "-q", "-c",
+                  nginx_path(n, "nginx.conf"), "-p", d, "-e",
+                  nginx_path(n, "error.log"), (char *)NULL);
+            _exit(127);
+        }
+        for (int i = 0; i < 200 && !nginx_listening(n->port); i++)
+            usleep(25000);
+        if (nginx_listening(n->port)) {
+            n->pid = pid;
+            return;
+        }
+        kill(pid, SIGTERM); /* the port was taken meanwhile: another */
+        run_reap(pid);
+    }
+    ck_abort_msg("nginx did not start: %s", nginx_path(n, "error.log"));
+}
+
+void nginx_stop(nginx *n)
+{
+    char cmd[256];
+    if (n->pid > 0) {
+        kill(n->pid, SIGTERM); /* timeout passes it on to nginx */
+        run_reap(n->pid);
+        n->pid = 0;
+    }
+    if (n->dir[0]) {
+        snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);
+        ck_assert_int_eq(system(cmd), 0);
+        n->dir[0] = '\0';
+    }
 }
 
 void ts_stop(test_server *s)

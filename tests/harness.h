@@ -26,6 +26,31 @@ void ts_start_tls_client_ca(test_server *s, const char *cert, const char *key,
    openssl command in dir: dir/cert.pem, dir/key.pem. */
 void tls_files(const char *dir, char *cert, char *key, size_t len);
 void ts_stop(test_server *s);
+
+/* nginx, as Debian ships it, on a port of its own on 127.0.0.1, with a
+   directory of its own (dir): nginx.conf, error.log, access.log (in
+   log_format m, which http must define), tmp/ and www/, the root. */
+typedef struct nginx {
+    char dir[64];
+    pid_t pid;
+    int port;
+} nginx;
+#define NGINX_BIN "/usr/sbin/nginx"
+#define NGINX_ECHO "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+/* Is nginx there (and, if echo, its echo module)? */
+int nginx_installed(int echo);
+/* Make dir, dir/tmp and dir/www: files go there before nginx_run(). */
+void nginx_init(nginx *n);
+/* Start it, for at most ten minutes, ending with the test: top goes
+   before events (load_module), http into http {}, listen after the
+   address and port ("ssl http2"), server into server {}. */
+void nginx_run(nginx *n, const char *top, const char *http, const char *listen,
+               const char *server);
+/* Stop it and remove dir. */
+void nginx_stop(nginx *n);
+/* dir/name, into a static rotating buffer (valid for 16 calls). */
+const char *nginx_path(const nginx *n, const char *name);
+
 /* base + path into a static rotating buffer (valid for 64 calls). */
 const char *ts_url(const test_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -54,7 +54,8 @@ cli=$(ls src/fetchall/fetchall-*.o src/fetchall/*/fetchall-*.o 2>/dev/null)
 [ -n "$cli" ] || { echo "fetchall is not built"; exit 77; }
 ORDER="common/util common/message common/jsonline common/record common/input
   common/outdir common/options
-  local/journal local/progress local/sink local/stream local/writer local/run
+  local/journal local/revalidate local/progress local/sink local/stream
+  local/writer local/run
   local/fetch
   cluster/lua.gen cluster/rqueue cluster/redis cluster/hostgate cluster/enqueue cluster/results
   cluster/worker cluster/cluster main"

@@ -50,6 +50,9 @@ const opt_def opt_table[] = {
      "sync FILE to disk this often (default 1;\n0: after every write)"},
     {OPT_RETRY_FAILED, 0, "retry-failed", NULL, F, NULL,
      "resuming: run the recorded failures again"},
+    {OPT_REVALIDATE, 0, "revalidate", "OLD_JOURNAL", F, "FILE",
+     "ask \"changed since?\" for each URL that\nOLD_JOURNAL has a validator "
+     "of; a 304\nkeeps the earlier body"},
     {OPT_QUIET, 'q', "quiet", NULL, F | E | W | R, NULL,
      "no error lines on stderr"},
     {OPT_PROGRESS, 0, "progress", "MODE", F, "auto bar plain none",
@@ -478,6 +481,12 @@ static int take(cmdline *a, const opt_def *o, const char *arg)
         return 0;
     case OPT_JOURNAL:
         cfg->journal = arg;
+        cfg->fo.keep_headers = 1; /* the validators it keeps */
+        return 0;
+    case OPT_REVALIDATE:
+        cfg->revalidate = arg;
+        cfg->out.revalidate = 1;
+        cfg->fo.keep_headers = 1;
         return 0;
     case OPT_JOURNAL_FSYNC:
         return parse_seconds(arg, &cfg->journal_fsync) != 0;
@@ -657,7 +666,8 @@ int cmdline_parse(cmdline *a, int command, int argc, char **argv)
     fetch_options_init(&cfg->fo);
     fetch_request_init(&cfg->req);
     cfg->fo.timeout = 30;
-    cfg->fo.keep_headers = 0; /* the command never reads them */
+    cfg->fo.keep_headers = 0; /* read only for --include-headers, --journal
+                                  and --revalidate */
     cfg->fo.retries = 2;
     cfg->journal_fsync = 1;
     a->cl.claim_idle = 30;
@@ -710,6 +720,11 @@ int cmdline_parse(cmdline *a, int command, int argc, char **argv)
     if (cfg->retry_failed && !cfg->journal)
         return usage_error(command, "--retry-failed goes with --journal FILE",
                            NULL, NULL);
+    if (cfg->revalidate && cfg->req.method && strcmp(cfg->req.method, "GET") &&
+        strcmp(cfg->req.method, "HEAD"))
+        return usage_error(command,
+                           "--revalidate goes with GET and HEAD, not %s",
+                           cfg->req.method, NULL);
     if (cfg->out.headers && !cfg->out.jsonl)
         return usage_error(command, "--include-headers goes with --jsonl", NULL,
                            NULL);

@@ -38,6 +38,7 @@ enum {
     OPT_JOURNAL,
     OPT_JOURNAL_FSYNC,
     OPT_RETRY_FAILED,
+    OPT_REVALIDATE,
     OPT_QUIET,
     OPT_PROGRESS,
     OPT_CONCURRENCY,
@@ -124,7 +125,8 @@ typedef struct config {
     const char *journal;  /* --journal FILE, or NULL */
     int retry_failed;     /* --retry-failed: run the journal's failures again */
     double journal_fsync; /* --journal-fsync SECONDS; 0: every write */
-    int progress;         /* --progress: PROGRESS_ */
+    const char *revalidate; /* --revalidate OLD_JOURNAL, or NULL */
+    int progress;           /* --progress: PROGRESS_ */
 } config;
 
 /* What the commands across machines take, as given. */

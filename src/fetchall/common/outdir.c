@@ -7,6 +7,7 @@
  * can make DIR/N anything but one whole body. Every temporary file is on a
  * list, so that a signal can remove them all.
  */
+#define _DEFAULT_SOURCE /* realpath */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +62,10 @@ int outdir_open(outdir *d, const char *path, int clobber, char *why, size_t len)
         return -1;
     }
     pthread_mutex_init(&d->lock, NULL);
+    if (!(d->abs = realpath(path, NULL))) {
+        snprintf(why, len, "%s", strerror(errno));
+        return -1;
+    }
     if (clobber)
         return 0;
     /* results of an earlier run would pass for this one's: refuse them
@@ -90,9 +95,15 @@ void outdir_close(outdir *d)
         close(d->fd);
         pthread_mutex_destroy(&d->lock);
     }
+    free(d->abs);
+    d->abs = NULL;
 }
 
-int part_open(outdir *d, part *p, size_t index)
+/* A temporary name for body index, made by make (an open or a link
+   that fails with EEXIST when the name is taken), listed. */
+static int new_part(outdir *d, part *p, size_t index,
+                    int (*make)(outdir *, part *, const char *),
+                    const char *from)
 {
     int rc = 0;
     pthread_mutex_lock(&d->lock);
@@ -102,13 +113,7 @@ int part_open(outdir *d, part *p, size_t index)
             r ^= (unsigned long)getpid() << 20 ^ (unsigned long)tries;
         snprintf(p->name, sizeof p->name, ".%zu.%08lx.part", index,
                  r & 0xffffffffUL);
-        p->fd =
-            d->stopped
-                ? -1
-                : openat(d->fd, p->name,
-                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                         0666);
-        rc = d->stopped ? ECANCELED : p->fd < 0 ? errno : 0;
+        rc = d->stopped ? ECANCELED : make(d, p, from);
         if (rc != EEXIST)
             break;
     }
@@ -117,6 +122,24 @@ int part_open(outdir *d, part *p, size_t index)
     p->listed = rc == 0;
     pthread_mutex_unlock(&d->lock);
     return rc;
+}
+
+static int make_file(outdir *d, part *p, const char *from)
+{
+    (void)from;
+    p->fd = openat(d->fd, p->name,
+                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    return p->fd < 0 ? errno : 0;
+}
+
+static int make_link(outdir *d, part *p, const char *from)
+{
+    return linkat(AT_FDCWD, from, d->fd, p->name, 0) == 0 ? 0 : errno;
+}
+
+int part_open(outdir *d, part *p, size_t index)
+{
+    return new_part(d, p, index, make_file, NULL);
 }
 
 int part_write(part *p, const char *data, size_t len)
@@ -161,15 +184,10 @@ static void drop(outdir *d, part *p)
     p->listed = 0;
 }
 
-int part_commit(outdir *d, part *p, size_t index)
+/* The temporary file, closed, renamed to DIR/N (rc: why not, already). */
+static int settle(outdir *d, part *p, size_t index, int rc)
 {
     char final[32];
-    int rc = 0;
-    if (p->fd < 0 && (rc = part_open(d, p, index)) != 0) /* empty body */
-        return rc;
-    if (close(p->fd) != 0) /* NFS and quotas report here */
-        rc = errno;
-    p->fd = -1;
     snprintf(final, sizeof final, "%zu", index);
     pthread_mutex_lock(&d->lock);
     if (rc == 0 && renameat(d->fd, p->name, d->fd, final) != 0)
@@ -182,6 +200,16 @@ int part_commit(outdir *d, part *p, size_t index)
     }
     pthread_mutex_unlock(&d->lock);
     return rc;
+}
+
+void part_discard_temp(outdir *d, part *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+    pthread_mutex_lock(&d->lock);
+    drop(d, p);
+    pthread_mutex_unlock(&d->lock);
 }
 
 void part_discard(outdir *d, part *p, size_t index)
@@ -207,4 +235,54 @@ void outdir_abort(outdir *d)
     while ((p = LIST_FIRST(&d->parts)))
         drop(d, p);
     pthread_mutex_unlock(&d->lock);
+}
+
+int part_commit(outdir *d, part *p, size_t index)
+{
+    int rc = 0;
+    if (p->fd < 0 && (rc = part_open(d, p, index)) != 0) /* empty body */
+        return rc;
+    if (close(p->fd) != 0) /* NFS and quotas report here */
+        rc = errno;
+    p->fd = -1;
+    return settle(d, p, index, rc);
+}
+
+/* A copy of from into p's open file. 0 or an errno value. */
+static int copy_into(part *p, const char *from)
+{
+    char buf[1 << 16];
+    ssize_t n;
+    int rc = 0, in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return errno;
+    while (rc == 0 && (n = read(in, buf, sizeof buf)) != 0)
+        rc = n < 0 ? (errno == EINTR ? 0 : errno)
+                   : part_write(p, buf, (size_t)n);
+    close(in);
+    return rc;
+}
+
+int part_keep(outdir *d, part *p, size_t index, const char *earlier)
+{
+    struct stat was, now;
+    char final[32];
+    part_discard_temp(d, p); /* what this attempt got, if anything */
+    snprintf(final, sizeof final, "%zu", index);
+    if (stat(earlier, &was) != 0)
+        return errno;
+    if (fstatat(d->fd, final, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+        now.st_dev == was.st_dev && now.st_ino == was.st_ino)
+        return 0; /* DIR is the earlier run's own: DIR/N stays as it is */
+    int rc = new_part(d, p, index, make_link, earlier);
+    if (rc == 0)
+        return settle(d, p, index, 0);
+    if (rc != EXDEV && rc != EPERM) /* EPERM: no hard links there */
+        return rc;
+    if ((rc = part_open(d, p, index)) == 0) /* another filesystem: a copy */
+        rc = copy_into(p, earlier);
+    if (rc == 0)
+        return part_commit(d, p, index);
+    part_discard_temp(d, p);
+    return rc;
 }

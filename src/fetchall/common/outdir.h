@@ -17,6 +17,7 @@ typedef struct part {
 typedef struct outdir {
     int fd; /* DIR, opened once: every name is resolved from it */
     const char *path;
+    char *abs;   /* DIR's absolute path (what a journal records) */
     int clobber; /* --clobber: replace an earlier run's results */
     pthread_mutex_t lock;
     int stopped; /* a signal came: no new temporary files */
@@ -41,6 +42,13 @@ int part_data(outdir *d, part *p, size_t index, const char *data, size_t len);
 int part_commit(outdir *d, part *p, size_t index);
 /* Failed: remove it, and with --clobber an earlier run's DIR/N. */
 void part_discard(outdir *d, part *p, size_t index);
+/* Remove the temporary file only (DIR/N stays as it is). */
+void part_discard_temp(outdir *d, part *p);
+/* The earlier body at path earlier becomes DIR/N (--revalidate: a 304, or
+   a failure that keeps it): nothing to do when DIR/N is that file;
+   otherwise hard-linked, or copied to another filesystem, and renamed
+   into place. 0 or an errno value. */
+int part_keep(outdir *d, part *p, size_t index, const char *earlier);
 /* A signal: remove every temporary file, open no more. */
 void outdir_abort(outdir *d);
 

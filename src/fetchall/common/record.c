@@ -60,6 +60,8 @@ char *output_record(const output *o, size_t index, const fetch_task *t,
     record_head(&j, index, r->url);
     jl_text(&j, "effective_url", r->effective_url, JL_URL);
     jl_int(&j, "status", r->status);
+    if (o->revalidate) /* a 304: the earlier body holds */
+        jl_bool(&j, "not_modified", ok && r->status == 304);
     jl_bool(&j, "ok", ok);
     jl_text(&j, "error", error, 0);
     jl_text(&j, "error_kind", ok ? NULL : fetch_err_name(r->error), 0);

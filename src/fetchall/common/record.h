@@ -17,6 +17,7 @@ typedef struct output {
     struct outdir *dir; /* -o DIR, or NULL for stdout */
     int quiet;          /* -q */
     int err_is_out;     /* stderr is the same file as stdout (2>&1) */
+    int revalidate;     /* --revalidate: records say not_modified */
 } output;
 
 /* Print "fetchall: [N] what" on stderr (unless -q); what must be safe to

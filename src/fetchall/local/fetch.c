@@ -3,6 +3,7 @@
  * fetchall URL...: the input, the journal (its fingerprint of the options
  * that change results) and -o DIR opened, the run sized, then run.
  */
+#define _DEFAULT_SOURCE /* realpath */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,6 +56,16 @@ static int same_file(int x, int y)
     struct stat sx, sy;
     return fstat(x, &sx) == 0 && fstat(y, &sy) == 0 && sx.st_dev == sy.st_dev &&
            sx.st_ino == sy.st_ino;
+}
+
+/* --revalidate into the earlier run's own DIR (its journal's files are
+   there): DIR's results are that run's, not to be refused. */
+static int same_dir(const validators *old, const char *path)
+{
+    char *abs = old->dir ? realpath(path, NULL) : NULL;
+    int same = abs && !strcmp(abs, old->dir);
+    free(abs);
+    return same;
 }
 
 /* Open the input, the journal and -o DIR, size the run, run it. */
@@ -113,17 +124,42 @@ int local_main(cmdline *a)
                     jr.torn ? "; a torn last line was dropped" : "");
         }
     }
+    static validators old;
+    if (cfg->revalidate) {
+        char why[512];
+        struct stat o, n;
+        if (validators_load(&old, cfg->revalidate, why, sizeof why) != 0 ||
+            (cfg->journal && stat(cfg->revalidate, &o) == 0 &&
+             stat(cfg->journal, &n) == 0 && o.st_dev == n.st_dev &&
+             o.st_ino == n.st_ino &&
+             snprintf(why, sizeof why,
+                      "is the --journal of this run too: give the new run "
+                      "a journal of its own") > 0)) {
+            char *p = escaped_text(cfg->revalidate);
+            fprintf(stderr, "fetchall: --revalidate %s: %s\n", p ? p : "", why);
+            free(p);
+            validators_free(&old);
+            if (jb.journal)
+                journal_close(jb.journal);
+            input_close(&in);
+            return 2;
+        }
+        jb.old = &old;
+    }
     if (a->output_dir) {
         char why[512];
-        /* resuming, DIR holds this run's own results */
-        if (outdir_open(&dir, a->output_dir, a->clobber || resuming, why,
-                        sizeof why)) {
+        /* resuming, DIR holds this run's own results; revalidating, the
+           earlier run's, whose journal this is */
+        if (outdir_open(&dir, a->output_dir,
+                        a->clobber || resuming || same_dir(&old, a->output_dir),
+                        why, sizeof why)) {
             char *d = escaped_text(a->output_dir);
             fprintf(stderr, "fetchall: -o %s: %s\n", d ? d : "", why);
             free(d);
             input_close(&in);
             if (jb.journal)
                 journal_close(jb.journal);
+            validators_free(&old);
             return 2;
         }
         cfg->out.dir = &dir;
@@ -144,5 +180,6 @@ int local_main(cmdline *a)
         outdir_close(cfg->out.dir);
     if (jb.journal)
         journal_close(jb.journal);
+    validators_free(&old);
     return status;
 }

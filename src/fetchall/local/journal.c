@@ -46,8 +46,7 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* FNV-1a, 32 bits, never 0 (0: nothing recorded). */
-static uint32_t url_hash(const char *url)
+uint32_t journal_url_hash(const char *url)
 {
     uint32_t h = fnv1a32(url, strlen(url));
     return h ? h : 1;
@@ -94,7 +93,8 @@ static int take_line(journal *j, const char *line, size_t len,
             snprintf(why, wlen, "journal format %lld; this fetchall writes %d",
                      (long long)json_integer_value(v), JOURNAL_VERSION);
             rc = -1;
-        } else if (strcmp(json_string_value(json_object_get(o, "options"))
+        } else if (fingerprint &&
+                   strcmp(json_string_value(json_object_get(o, "options"))
                               ? json_string_value(json_object_get(o, "options"))
                               : "",
                           fingerprint)) {
@@ -115,6 +115,8 @@ static int take_line(journal *j, const char *line, size_t len,
         json_decref(o);
         return -1;
     }
+    if (j->each)
+        j->each(j->each_arg, (size_t)index, (uint32_t)strtoul(h, NULL, 16), o);
     grow(j, (size_t)index);
     if (!j->state[index])
         j->recorded++;
@@ -127,14 +129,13 @@ static int take_line(journal *j, const char *line, size_t len,
     return 0;
 }
 
-int journal_open(journal *j, const char *path, const char *fingerprint,
-                 char *why, size_t wlen)
+/* Read a journal back from j->fd: whole lines only; a torn last one is
+   cut off (when cut) or left. 0, or -1 with why. */
+static int read_back(journal *j, const char *fingerprint, int cut, char *why,
+                     size_t wlen)
 {
     struct stat st;
-    memset(j, 0, sizeof *j);
-    j->path = path;
-    j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (j->fd < 0 || fstat(j->fd, &st) != 0) {
+    if (fstat(j->fd, &st) != 0) {
         snprintf(why, wlen, "%s", strerror(errno));
         return -1;
     }
@@ -142,16 +143,11 @@ int journal_open(journal *j, const char *path, const char *fingerprint,
         snprintf(why, wlen, "not a regular file");
         return -1;
     }
-    if (flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(why, wlen, "in use by another fetchall");
-        return -1;
-    }
-    if (!(j->pending = evbuffer_new()))
-        fatal("out of memory");
-    /* read it back: whole lines only; a torn last one is cut off */
     struct evbuffer *all = evbuffer_new();
     off_t whole = 0;
     int n;
+    if (!all)
+        fatal("out of memory");
     while ((n = evbuffer_read(all, j->fd, 1 << 16)) > 0)
         ;
     if (n < 0) {
@@ -188,12 +184,52 @@ int journal_open(journal *j, const char *path, const char *fingerprint,
     evbuffer_free(all);
     if (whole < st.st_size) {
         j->torn = 1;
-        if (ftruncate(j->fd, whole) != 0) {
+        if (cut && ftruncate(j->fd, whole) != 0) {
             snprintf(why, wlen, "cutting off a torn last line: %s",
                      strerror(errno));
             return -1;
         }
     }
+    return 0;
+}
+
+int journal_read(const char *path, journal_line_cb each, void *arg, char *why,
+                 size_t wlen)
+{
+    journal j = {.each = each, .each_arg = arg};
+    int rc = -1;
+    j.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (j.fd < 0)
+        snprintf(why, wlen, "%s", strerror(errno));
+    else if ((rc = read_back(&j, NULL, 0, why, wlen)) == 0 && !j.header) {
+        snprintf(why, wlen, "not a fetchall journal (empty)");
+        rc = -1;
+    }
+    if (j.fd >= 0)
+        close(j.fd);
+    free(j.hash);
+    free(j.state);
+    return rc;
+}
+
+int journal_open(journal *j, const char *path, const char *fingerprint,
+                 char *why, size_t wlen)
+{
+    memset(j, 0, sizeof *j);
+    j->path = path;
+    j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (j->fd < 0) {
+        snprintf(why, wlen, "%s", strerror(errno));
+        return -1;
+    }
+    if (flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(why, wlen, "in use by another fetchall");
+        return -1;
+    }
+    if (!(j->pending = evbuffer_new()))
+        fatal("out of memory");
+    if (read_back(j, fingerprint, 1, why, wlen) != 0)
+        return -1;
     j->earlier = j->header;
     if (!j->header) { /* a new journal */
         char head[128];
@@ -215,7 +251,7 @@ int journal_check(journal *j, size_t index, const char *url, int again)
 {
     if (index >= j->cap || !j->state[index])
         return JOURNAL_RUN;
-    if (j->hash[index] != url_hash(url))
+    if (j->hash[index] != journal_url_hash(url))
         return JOURNAL_CHANGED;
     if (j->state[index] == 2 && again)
         return JOURNAL_RUN;
@@ -223,12 +259,12 @@ int journal_check(journal *j, size_t index, const char *url, int again)
 }
 
 void journal_add(journal *j, size_t index, const char *url, const char *method,
-                 const fetch_response *r, int ok)
+                 const fetch_response *r, int ok, const journal_kept *kept)
 {
     jline l;
     char h[16];
     size_t len;
-    snprintf(h, sizeof h, "%08x", (unsigned)url_hash(url));
+    snprintf(h, sizeof h, "%08x", (unsigned)journal_url_hash(url));
     jl_begin(&l);
     jl_int(&l, "index", (long long)index);
     jl_text(&l, "url", url, JL_URL);
@@ -238,6 +274,12 @@ void journal_add(journal *j, size_t index, const char *url, const char *method,
     jl_int(&l, "status", r->status);
     jl_text(&l, "error_kind", ok ? NULL : fetch_err_name(r->error), 0);
     jl_int(&l, "attempts", r->attempts);
+    if (kept && kept->etag)
+        jl_text(&l, "etag", kept->etag, 0);
+    if (kept && kept->last_modified)
+        jl_text(&l, "last_modified", kept->last_modified, 0);
+    if (kept && kept->file)
+        jl_text(&l, "file", kept->file, 0);
     char *line = jl_end(&l, &len);
     evbuffer_add(j->pending, line, len);
     free(line);

@@ -28,7 +28,13 @@ struct evbuffer;
 int local_main(cmdline *c);
 
 /* journal.c: --journal FILE, what has finished (see there). */
+struct json_t;
+/* A request's line read back: its index, its URL's hash, the line. */
+typedef void (*journal_line_cb)(void *arg, size_t index, uint32_t url_hash,
+                                struct json_t *line);
 typedef struct journal {
+    journal_line_cb each; /* journal_read(): called for each request line */
+    void *each_arg;
     int fd;
     const char *path;
     struct evbuffer *pending; /* lines whose results are not in place yet */
@@ -45,18 +51,50 @@ enum { JOURNAL_RUN, JOURNAL_SKIP, JOURNAL_CHANGED };
    other options (fingerprint) is refused. 0, or -1 with why. */
 int journal_open(journal *j, const char *path, const char *fingerprint,
                  char *why, size_t len);
+/* Read the journal at path, calling each for every request line (an
+   earlier line of an index first; a torn last line left out); it is not
+   changed. 0, or -1 with why. */
+int journal_read(const char *path, journal_line_cb each, void *arg, char *why,
+                 size_t len);
+/* The hash of a URL as read that a journal line carries ("h"); never 0. */
+uint32_t journal_url_hash(const char *url);
 /* Request index is url: JOURNAL_SKIP when it finished (a failure too,
    unless again), JOURNAL_CHANGED when the journal has another URL there. */
 int journal_check(journal *j, size_t index, const char *url, int again);
-/* Record a result whose output is written (pending until the flush). */
+/* What a line keeps for --revalidate: the validators, -o's file (absolute
+   path); each may be NULL. */
+typedef struct journal_kept {
+    const char *etag, *last_modified, *file;
+} journal_kept;
+/* Record a result whose output is written (pending until the flush);
+   kept may be NULL. */
 void journal_add(journal *j, size_t index, const char *url, const char *method,
-                 const fetch_response *r, int ok);
+                 const fetch_response *r, int ok, const journal_kept *kept);
 /* Once the output is flushed: the pending lines, one write(). 0, or an
    errno value (ENOSPC: a full disk). */
 int journal_flush(journal *j);
 /* fdatasync() if anything was written since the last. 0 or an errno. */
 int journal_sync(journal *j);
 void journal_close(journal *j);
+
+/* revalidate.c: --revalidate OLD_JOURNAL, an earlier run's validators. */
+typedef struct validators {
+    size_t cap;
+    uint32_t *hash; /* by index: its URL's hash, 0: no line */
+    size_t *at;     /* by index, 3 each: etag, last_modified, file, as
+                       offset + 1 into text (0: none) */
+    char *text;     /* the strings, NUL-terminated */
+    size_t len, size;
+    char *dir; /* the directory its files are in, or NULL */
+} validators;
+
+/* Read OLD_JOURNAL. 0, or -1 with why. */
+int validators_load(validators *v, const char *path, char *why, size_t len);
+/* Has the old journal a validator for request index, and is it url?
+   Then 1, with *out pointing into v (valid until validators_free()). */
+int validators_get(const validators *v, size_t index, const char *url,
+                   journal_kept *out);
+void validators_free(validators *v);
 
 /* progress.c: --progress. */
 typedef struct runner runner;
@@ -99,16 +137,20 @@ typedef struct slot {
     struct evbuffer *body; /* streaming: what arrived, not written yet */
     off_t start;           /* streaming into a file: where the body begins */
     size_t streamed;       /* ... and how much of it went out */
+    journal_kept was;      /* --revalidate: the old journal's of it */
+    int conditional;       /* ... and it was asked "changed since?" */
+    int kept;              /* ... failed, and DIR/N is the earlier body */
 } slot;
 
 /* What a one-machine run works with, opened by fetch.c. */
 typedef struct job {
     const config *cfg;
     input *in;
-    journal *journal; /* --journal, open, or NULL */
-    size_t total;     /* URLs in the input, or (size_t)-1: unknown */
-    int progress;     /* PROGRESS_NONE, BAR or PLAIN */
-    int threads;      /* event loops */
+    journal *journal;      /* --journal, open, or NULL */
+    const validators *old; /* --revalidate, read, or NULL */
+    size_t total;          /* URLs in the input, or (size_t)-1: unknown */
+    int progress;          /* PROGRESS_NONE, BAR or PLAIN */
+    int threads;           /* event loops */
 } job;
 
 /* run.c: the run, shared by writer.c and stream.c. */
@@ -116,6 +158,7 @@ struct runner {
     const config *cfg;
     input *in;
     journal *journal;
+    const validators *old;
     size_t total;
     fetch_client *client;
     struct event_base *base;

@@ -12,6 +12,7 @@
  * result, and ends the process with the same signal. Every use of stdout
  * holds out_lock, so that it finds results whole.
  */
+#define _GNU_SOURCE /* asprintf */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,9 +148,14 @@ static void on_done(fetch_task *task, void *arg)
     slot *s = arg;
     runner *r = s->r;
     outdir *dir = r->cfg->out.dir;
+    const fetch_response *resp = fetch_task_response(task);
     if (dir) { /* the body went to a temporary file: name it, or drop it */
-        if (fetch_task_response(task)->error == FETCH_OK)
+        if (s->conditional && resp->error == FETCH_OK && resp->status == 304)
+            s->file_error = part_keep(dir, &s->part, s->index, s->was.file);
+        else if (resp->error == FETCH_OK)
             s->file_error = part_commit(dir, &s->part, s->index);
+        else if (s->conditional) /* the earlier body stays */
+            s->kept = part_keep(dir, &s->part, s->index, s->was.file) == 0;
         else
             part_discard(dir, &s->part, s->index);
         /* it is in place: the journal says so now, not when its turn in
@@ -158,12 +164,12 @@ static void on_done(fetch_task *task, void *arg)
         writer_record(r, s);
     }
     size_t index = s->index;
-    int failed = fetch_task_response(task)->error != FETCH_OK;
+    int failed = resp->error != FETCH_OK;
     if (failed)
         r->done_failed++;
     else
         r->done_ok++;
-    r->bytes += fetch_task_response(task)->bytes;
+    r->bytes += resp->bytes;
     s->done = 1;
     writer_done(r, s); /* may free s and its task */
     flush_soon(r);
@@ -179,6 +185,28 @@ static int to_part(fetch_task *task, const char *p, size_t len, void *arg)
     slot *s = arg;
     (void)task;
     return part_data(s->r->cfg->out.dir, &s->part, s->index, p, len);
+}
+
+/* --revalidate: "changed since?" (RFC 9110 13.1.2, 13.1.3) when the old
+   journal has a validator of this URL and, with -o, its file is there to
+   keep. Sets n headers (malloc'd) and says whether any was made. */
+static int conditional(runner *r, slot *s, char *h[2], size_t *n)
+{
+    *n = 0;
+    if (!validators_get(r->old, s->index, s->url, &s->was) ||
+        (r->cfg->out.dir && (!s->was.file || access(s->was.file, F_OK) != 0)))
+        return 0;
+    if (s->was.etag && asprintf(&h[*n], "If-None-Match: %s", s->was.etag) >= 0)
+        ++*n;
+    if (s->was.last_modified &&
+        asprintf(&h[*n], "If-Modified-Since: %s", s->was.last_modified) >= 0)
+        ++*n;
+    for (size_t i = 0; i < *n; i++)
+        if (fetch_header_check(h[i]) != FETCH_OK) { /* a damaged journal */
+            free(h[i]);
+            h[i--] = h[--*n];
+        }
+    return *n > 0;
 }
 
 static void submit(runner *r, const char *url, size_t index)
@@ -197,7 +225,13 @@ static void submit(runner *r, const char *url, size_t index)
         s->task = fetch_get(r->client, s->url, on_done, s, NULL);
     } else {
         fetch_request req = r->cfg->req;
+        char *h[2];
+        size_t n = 0;
         req.url = s->url;
+        if (r->old && (s->conditional = conditional(r, s, h, &n))) {
+            req.headers = (const char *const *)h;
+            req.n_headers = n;
+        }
         if (r->cfg->out.dir) {
             req.on_data = to_part;
             req.data_arg = s;
@@ -206,6 +240,8 @@ static void submit(runner *r, const char *url, size_t index)
             req.data_arg = s;
         }
         s->task = fetch_submit(r->client, &req, on_done, s, NULL);
+        while (n) /* copied at submission */
+            free(h[--n]);
     }
     if (!s->task)
         fatal("out of memory");
@@ -374,8 +410,11 @@ int run(const job *jb)
 {
     const config *cfg = jb->cfg;
     input *in = jb->in;
-    runner r = {
-        .cfg = cfg, .in = in, .journal = jb->journal, .total = jb->total};
+    runner r = {.cfg = cfg,
+                .in = in,
+                .journal = jb->journal,
+                .old = jb->old,
+                .total = jb->total};
     fetch_options fo = cfg->fo;
     int err;
 
@@ -392,7 +431,8 @@ int run(const job *jb)
     if (fo.max_per_host > 0)
         r.window = r.window_max;
     stream_setup(&r);
-    r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir && !r.stream;
+    r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir &&
+              !r.stream && !r.old;
     if (!(r.ring = calloc(r.window_max, sizeof *r.ring)))
         fatal("out of memory");
     pthread_mutex_init(&r.out_lock, NULL);

@@ -74,10 +74,28 @@ void writer_record(runner *r, slot *s)
         ended_by_deadline(r, resp))
         return;
     s->recorded = 1;
+    /* what a later --revalidate asks with: this answer's validators; a
+       304's or a kept body's, the earlier ones where it has none */
+    int ok = resp->error == FETCH_OK && !s->file_error;
+    int earlier = s->kept || (ok && s->conditional && resp->status == 304);
+    const outdir *dir = r->cfg->out.dir;
+    journal_kept k = {0};
+    char file[4200];
+    if (ok || earlier) {
+        k.etag = fetch_task_header(s->task, "ETag", 0);
+        k.last_modified = fetch_task_header(s->task, "Last-Modified", 0);
+    }
+    if (earlier && !k.etag)
+        k.etag = s->was.etag;
+    if (earlier && !k.last_modified)
+        k.last_modified = s->was.last_modified;
+    if (dir && (ok || earlier) &&
+        snprintf(file, sizeof file, "%s/%zu", dir->abs, s->index) <
+            (int)sizeof file)
+        k.file = file;
     /* the line goes out with the next flush, after the output */
     pthread_mutex_lock(&r->out_lock);
-    journal_add(r->journal, s->index, s->url, r->cfg->req.method, resp,
-                resp->error == FETCH_OK && !s->file_error);
+    journal_add(r->journal, s->index, s->url, r->cfg->req.method, resp, ok, &k);
     pthread_mutex_unlock(&r->out_lock);
 }
 
@@ -93,6 +111,8 @@ static void write_result(runner *r, slot *s)
     r->failed |= !ok || s->file_error;
     pthread_mutex_lock(&r->out_lock);
     stream_end(r, s, ok, note, sizeof note);
+    if (s->kept && !note[0])
+        snprintf(note, sizeof note, "(the earlier body is kept)");
     if (!silent(r, resp) &&
         sink_write(&r->cfg->out, s->index, s->task, s->file_error,
                    note[0] ? note : NULL) != 0)
