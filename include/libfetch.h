@@ -163,6 +163,7 @@ typedef struct fetch_task fetch_task;
     X(FETCH_E_OTHER, -12, "other", "request failed")                           \
     X(FETCH_E_WRITE, -13, "write", "could not write the body")                 \
     X(FETCH_E_NOFD, -14, "nofd", "out of file descriptors")                    \
+    X(FETCH_E_ROBOTS, -15, "robots", "disallowed by robots.txt")               \
     X(FETCH_E_INVAL, -20, "inval", "invalid argument")                         \
     X(FETCH_E_NOMEM, -21, "nomem", "out of memory")                            \
     X(FETCH_E_BUSY, -22, "busy", "blocking call from inside the event loop")   \
@@ -180,9 +181,10 @@ typedef struct fetch_task fetch_task;
  * response, short body; FETCH_E_TOO_LARGE body over the limit;
  * FETCH_E_OTHER any other libcurl failure (see curl_code); FETCH_E_WRITE
  * the body could not be kept (file sink, data callback); FETCH_E_NOFD out
- * of file descriptors. Calls: FETCH_E_INVAL, FETCH_E_NOMEM, FETCH_E_BUSY
- * (a blocking call from inside the client's loop), FETCH_E_LOOP (the event
- * loop failed or ran dry).
+ * of file descriptors; FETCH_E_ROBOTS never requested: its host's
+ * robots.txt disallows it (fetch_options.robots). Calls: FETCH_E_INVAL,
+ * FETCH_E_NOMEM, FETCH_E_BUSY (a blocking call from inside the client's loop),
+ * FETCH_E_LOOP (the event loop failed or ran dry).
  */
 typedef enum fetch_error {
 #define FETCH_ERROR_ENUM_(sym, value, name, text) sym = value,
@@ -390,6 +392,24 @@ typedef struct fetch_options {
      *  client is created, into the jar every request shares. Needs cookies
      *  on. Default NULL. A file that cannot be read: FETCH_E_INVAL. */
     const char *cookie_file;
+
+    /** Obey robots.txt (RFC 9309), as crawlers do. Before a host's first
+     *  request its /robots.txt is fetched once (the host key of
+     *  fetch_host_key(3): scheme, host and port), with the client's
+     *  options (redirects followed as max_redirects says; at most 500 KiB
+     *  of it read), and the host's requests wait for it in the scheduler;
+     *  its rules are kept for the client's life, fetched again after 24 h.
+     *  The group of the user agent's product token ("libfetch", or
+     *  user_agent's first word), case-insensitively, else "*", decides by
+     *  the longest matching Allow or Disallow; a URL it disallows ends
+     *  with FETCH_E_ROBOTS, never requested. A 4xx robots.txt (404
+     *  included) allows everything; a 5xx, or a host that cannot be
+     *  reached, disallows everything (RFC 9309 2.3.1.3, 2.3.1.4).
+     *  Crawl-delay (not in the RFC; most crawlers honour it) becomes the
+     *  host's seconds between starts when longer than host_delay, at most
+     *  30. The robots.txt requests count in fetch_client_stats() like any
+     *  other. Default 0: not read. */
+    int robots;
 } fetch_options;
 
 /** Fill opts with the defaults documented in fetch_options; use the macro

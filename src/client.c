@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fetch-internal.h"
+#include "robots.h"
 
 static int limit_ok(double s)
 {
@@ -223,6 +224,11 @@ fetch_client *fetch_client_new(const fetch_options *opts,
     c->sched.rate = c->opts.rate;
     c->sched.host_rate = c->opts.host_rate;
     c->sched.host_delay = c->opts.host_delay;
+    /* robots.txt groups are chosen by the user agent's product token */
+    if (!fetch__robots_token(c->opts.user_agent ? c->opts.user_agent
+                                                : FETCH_USER_AGENT,
+                             c->robots_agent, sizeof c->robots_agent))
+        snprintf(c->robots_agent, sizeof c->robots_agent, "libfetch");
     c->sched.delay_jitter = c->opts.random_delay;
     c->sched.breaker = (unsigned)c->opts.breaker_threshold;
     c->sched.breaker_pause = c->opts.breaker_pause;
@@ -362,6 +368,7 @@ static void destroy(fetch_client *c)
     if (c->deadline)
         event_free(c->deadline);
     fetch__sched_free(&c->sched);
+    fetch__robots_cache_free(&c->robots);
     curl_slist_free_all(c->headers);
     for (size_t i = 0; i < sizeof c->strs / sizeof c->strs[0]; i++)
         free(c->strs[i]);

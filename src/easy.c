@@ -12,8 +12,6 @@
 
 #include "fetch-internal.h"
 
-#define FETCH_USER_AGENT "libfetch/" LIBFETCH_VERSION_STRING
-
 /* curl_slist_append, keeping the list whole when it fails */
 int fetch__slist_append(struct curl_slist **list, const char *s)
 {

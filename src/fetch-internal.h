@@ -38,6 +38,9 @@ enum fetch__state {
     FETCH__DONE
 };
 
+/* The User-Agent sent when fetch_options.user_agent is NULL. */
+#define FETCH_USER_AGENT "libfetch/" LIBFETCH_VERSION_STRING
+
 struct fetch__loop;
 
 struct fetch__header {
@@ -133,6 +136,7 @@ struct fetch_task {
     int in_completed; /* in client->completed */
     int done;         /* finished: set and read on the client's side only */
     int https;
+    int internal; /* the client's own: a host's robots.txt */
     struct fetch__settings s;
     char *url;    /* as submitted */
     char *target; /* what libcurl gets: url, or "http://" url */
@@ -189,6 +193,8 @@ struct fetch_client {
     int threaded; /* loops run in threads: take lock */
     pthread_mutex_t lock;
     struct fetch__sched sched;             /* under lock */
+    void *robots;                          /* host key -> robots.txt */
+    char robots_agent[64];                 /* our product token */
     unsigned char retry_status[600];       /* 1: a status that is retried */
     double retry_tokens, retry_tokens_max; /* the retry budget */
     size_t retries_made;

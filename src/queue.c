@@ -42,6 +42,9 @@ struct fetch__host {
     int opened;     /* its first request got a connection up (or ended):
                        until then it is the only one (see room()) */
     int paused;     /* counted in s->paused */
+    int gated;      /* starts nothing until fetch__sched_gate(.., 0) */
+    double delay;   /* its own seconds between starts (robots.txt's
+                       Crawl-delay), when longer than s->host_delay */
     unsigned fails; /* "down" answers in a row */
     unsigned opens; /* times the breaker opened without an answer since */
     double tokens, refilled; /* its rate's bucket */
@@ -177,6 +180,8 @@ static void heap_remove(struct fetch__sched *s, struct fetch__heap *h,
    connection each, nor a crowd of transfers parked inside libcurl). */
 static size_t room(const struct fetch__sched *s, const struct fetch__host *h)
 {
+    if (h->gated) /* only its robots.txt, which goes first */
+        return TAILQ_FIRST(&h->waiting) && TAILQ_FIRST(&h->waiting)->bypass;
     size_t most =
         h->probing || (s->first_alone && !h->opened) ? 1 : s->per_host;
     if (!most)
@@ -342,7 +347,10 @@ int fetch__sched_push_at(struct fetch__sched *s, struct fetch__qnode *n,
         s->later_n++;
         return 0;
     }
-    TAILQ_INSERT_TAIL(&h->waiting, n, link);
+    if (n->bypass) /* a gate's own request: ahead of what it holds */
+        TAILQ_INSERT_HEAD(&h->waiting, n, link);
+    else
+        TAILQ_INSERT_TAIL(&h->waiting, n, link);
     h->queued++;
     s->queued++;
     update(s, h);
@@ -458,11 +466,11 @@ struct fetch__qnode *fetch__sched_next(struct fetch__sched *s, double now)
         h->ranked = NULL;
     }
     update(s, h);
-    if (s->host_delay) /* the next start to it: not before */
+    double delay = h->delay > s->host_delay ? h->delay : s->host_delay;
+    if (delay) /* the next start to it: not before */
         wait_host(s, h,
-                  now + s->host_delay * (s->delay_jitter
-                                             ? 0.5 + fetch__sched_random(s)
-                                             : 1.0));
+                  now + delay * (s->delay_jitter ? 0.5 + fetch__sched_random(s)
+                                                 : 1.0));
     return n;
 }
 
@@ -571,6 +579,21 @@ void fetch__sched_drain(struct fetch__sched *s, const char *key,
         TAILQ_INSERT_TAIL(out, n, link);
     }
     update(s, h);
+}
+
+void fetch__sched_gate(struct fetch__sched *s, const char *key, int gated,
+                       double delay, double now)
+{
+    struct fetch__host *h = find(s, key);
+    if (!h)
+        return;
+    int opened = h->gated && !gated;
+    h->gated = gated;
+    if (delay >= 0)
+        h->delay = delay;
+    update(s, h);
+    if (opened && h->delay > 0) /* its robots.txt was the last start */
+        wait_host(s, h, now + h->delay);
 }
 
 void fetch__sched_defer(struct fetch__sched *s, struct fetch__qnode *n,

@@ -36,6 +36,8 @@ struct fetch__qnode {
     int opener;                /* started as its host's first: the others
                                   wait until fetch__sched_opened() */
     double started;            /* when next() gave it out */
+    int bypass;                /* may start while its host is gated, and
+                                  is queued at the head (its robots.txt) */
 };
 
 TAILQ_HEAD(fetch__qlist, fetch__qnode);
@@ -115,6 +117,13 @@ void fetch__sched_done(struct fetch__sched *s, struct fetch__qnode *n);
    of their own too (its host is down). */
 void fetch__sched_drain(struct fetch__sched *s, const char *key,
                         struct fetch__qlist *out);
+/* Host key (if it has anything queued or running) may start nothing
+   but a bypass request while gated (its robots.txt is being fetched);
+   delay, when not negative, becomes its own seconds between starts (a
+   Crawl-delay; the longer of it and host_delay holds). Opened at time now
+   with a delay, its next start waits that long. */
+void fetch__sched_gate(struct fetch__sched *s, const char *key, int gated,
+                       double delay, double now);
 /* n's host may start nothing before time until (a back-off, a rate). */
 void fetch__sched_defer(struct fetch__sched *s, struct fetch__qnode *n,
                         double until);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tasks, on the client's side: submission (the URL checked, the request's
- * settings resolved once, the task queued in the scheduler), the one way a
- * task ends (fetch__task_finish), cancel and free, and the hand-offs with
- * the loops: the kick that has the scheduler start what it may, and the
- * tasks the loops hand back.
+ * settings resolved once, the task queued in the scheduler, behind its
+ * host's robots.txt when asked), the one way a task ends
+ * (fetch__task_finish), cancel and free, and the hand-offs with the loops:
+ * the kick that has the scheduler start what it may, and the tasks the
+ * loops hand back.
  */
 #define _GNU_SOURCE /* asprintf */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "fetch-internal.h"
+#include "robots.h"
 
 /* ---- submission ---- */
 
@@ -185,9 +187,208 @@ static void task_release(fetch_task *t)
     free(t);
 }
 
+/* ---- robots.txt (fetch_options.robots; its rules: robots.c) ---- */
+
+enum { ROBOTS_GO, ROBOTS_WAIT, ROBOTS_FETCH, ROBOTS_NO };
+
+static fetch_task *task_of(struct fetch__qnode *q);
+
+/* The path and query of t's URL as sent ("/a?b"), malloc'd, or NULL. */
+static char *path_of(const fetch_task *t)
+{
+    CURLU *u = curl_url();
+    char *path = NULL, *query = NULL, *out = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, t->target, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_QUERY, &query, 0);
+        if (asprintf(&out, "%s%s%s", path, query ? "?" : "",
+                     query ? query : "") < 0)
+            out = NULL;
+    }
+    curl_free(path);
+    curl_free(query);
+    curl_url_cleanup(u);
+    return out;
+}
+
+/* Under the lock: what host key's robots.txt says of t, as far as it is
+   known (a fetch begins when it is not, or is older than a day). */
+static int robots_say(fetch_client *c, const fetch_task *t, const char *key,
+                      double *delay)
+{
+    struct fetch__robots_entry *e = fetch__robots_entry(&c->robots, key, 1);
+    if (!e)
+        return ROBOTS_NO; /* out of memory: not a reason to fetch it */
+    if (e->pending)
+        return ROBOTS_WAIT;
+    if (!e->rules || fetch__now() - e->fetched > 24 * 3600) {
+        e->pending = 1;
+        return ROBOTS_FETCH;
+    }
+    char *path = path_of(t);
+    int ok = path && fetch__robots_allowed(e->rules, path);
+    free(path);
+    *delay = fetch__robots_delay(e->rules);
+    return ok ? ROBOTS_GO : ROBOTS_NO;
+}
+
+/* t ends without being requested: robots.txt says no. Under the lock. */
+static void robots_refuse(fetch_client *c, fetch_task *t, const char *key)
+{
+    t->state = FETCH__DOOMED;
+    t->resp.error = FETCH_E_ROBOTS;
+    free(t->message);
+    if (asprintf(&t->message, "disallowed by robots.txt (%s/robots.txt)", key) <
+        0)
+        t->message = NULL;
+    TAILQ_INSERT_TAIL(&c->doomed, t, m_link);
+    c->ndoomed++;
+}
+
+/* A host's robots.txt is known (rules; NULL: out of memory): its requests
+   held at the gate go on, in their order, or end, each as it says. */
+static void robots_known(fetch_client *c, const char *key,
+                         struct fetch__robots *rules)
+{
+    struct fetch__qlist out = TAILQ_HEAD_INITIALIZER(out);
+    struct fetch__qnode *q;
+    fetch__lock(c);
+    struct fetch__robots_entry *e = fetch__robots_entry(&c->robots, key, 1);
+    if (e) {
+        fetch__robots_free(e->rules);
+        e->rules = rules;
+        e->fetched = fetch__now();
+        e->pending = 0;
+    }
+    fetch__sched_drain(&c->sched, key, &out);
+    while ((q = TAILQ_FIRST(&out))) {
+        fetch_task *d = task_of(q);
+        char *path = rules ? path_of(d) : NULL;
+        int ok = path && fetch__robots_allowed(rules, path);
+        free(path);
+        TAILQ_REMOVE(&out, q, link);
+        if (!ok || fetch__sched_push(&c->sched, q, key) != 0)
+            robots_refuse(c, d, key);
+    }
+    fetch__sched_gate(&c->sched, key, 0, rules ? fetch__robots_delay(rules) : 0,
+                      fetch__now());
+    fetch__unlock(c);
+    if (!e)
+        fetch__robots_free(rules);
+    fetch__kick(c);
+}
+
+/* The fetch of a host's robots.txt, under way. */
+struct robots_fetch {
+    char *text;
+    size_t len;
+    int full; /* FETCH__ROBOTS_MAX of it: the rest is not read */
+    char key[];
+};
+
+/* fetch_data_cb: the first FETCH__ROBOTS_MAX bytes are kept. */
+static int robots_data(fetch_task *t, const char *p, size_t n, void *arg)
+{
+    struct robots_fetch *f = arg;
+    (void)t;
+    if (!p) { /* the attempt is retried: from the start */
+        f->len = 0;
+        return 0;
+    }
+    if (n > FETCH__ROBOTS_MAX - f->len)
+        n = FETCH__ROBOTS_MAX - f->len;
+    char *text = realloc(f->text, f->len + n + 1);
+    if (!text)
+        return ENOMEM;
+    f->text = text;
+    memcpy(f->text + f->len, p, n);
+    f->len += n;
+    f->full = f->len == FETCH__ROBOTS_MAX;
+    return f->full ? -1 : 0; /* enough: stopped */
+}
+
+static void robots_fetch(fetch_client *c, const char *key);
+
+/* Its answer, as RFC 9309 2.3.1 reads it: 2xx the rules; 4xx, or
+   redirects past the limit, no rules; 5xx or no answer, nothing. */
+static void on_robots(fetch_task *t, void *arg)
+{
+    struct robots_fetch *f = arg;
+    fetch_client *c = t->client;
+    const fetch_response *r = &t->resp;
+    int status =
+        r->error == FETCH_OK || r->error == FETCH_E_HTTP ? r->status : 0;
+    if (c && !c->destroying && !c->closing && r->error == FETCH_E_CANCELLED &&
+        !f->full) {
+        /* cancel_all or the deadline: nothing learnt, nothing kept; what
+           its gate still holds (submitted since) asks again */
+        struct fetch__qlist held = TAILQ_HEAD_INITIALIZER(held);
+        struct fetch__qnode *q;
+        fetch__lock(c);
+        fetch__sched_drain(&c->sched, f->key, &held);
+        int again = !TAILQ_EMPTY(&held);
+        while ((q = TAILQ_FIRST(&held))) {
+            TAILQ_REMOVE(&held, q, link);
+            if (fetch__sched_push(&c->sched, q, f->key) != 0)
+                robots_refuse(c, task_of(q), f->key);
+        }
+        struct fetch__robots_entry *e =
+            fetch__robots_entry(&c->robots, f->key, 0);
+        if (e)
+            e->pending = again;
+        fetch__unlock(c);
+        if (again)
+            robots_fetch(c, f->key);
+        else
+            fetch__kick(c);
+    } else if (c && !c->destroying && !c->closing) {
+        struct fetch__robots *rules;
+        if (f->full || (r->error == FETCH_OK && status >= 200 && status < 300))
+            rules = fetch__robots_parse(f->text ? f->text : "", f->len,
+                                        c->robots_agent);
+        else
+            rules = fetch__robots_all((status >= 400 && status < 500) ||
+                                      r->error == FETCH_E_TOO_MANY_REDIRECTS ||
+                                      (status >= 300 && status < 400));
+        robots_known(c, f->key, rules);
+    }
+    free(f->text);
+    free(f);
+    fetch_task_free(t);
+}
+
 static fetch_task *submit(fetch_client *c, const char *url,
                           const fetch_request *in, fetch_done_cb cb, void *arg,
-                          int *err)
+                          int *err, int internal);
+
+/* Fetch host key's robots.txt, ahead of the requests its gate holds. */
+static void robots_fetch(fetch_client *c, const char *key)
+{
+    size_t n = strlen(key);
+    struct robots_fetch *f = calloc(1, sizeof *f + n + 1);
+    char url[600];
+    fetch_request req;
+    fetch_task *t = NULL;
+    fetch_request_init(&req);
+    snprintf(url, sizeof url, "%s/robots.txt", key);
+    req.url = url;
+    req.follow_redirects = 1;
+    req.max_body_size = 0;
+    req.on_data = robots_data;
+    req.data_arg = f;
+    if (f) {
+        memcpy(f->key, key, n + 1);
+        t = submit(c, url, &req, on_robots, f, NULL, 1);
+    }
+    if (!t) { /* out of memory: what it holds must not wait for ever */
+        free(f);
+        robots_known(c, key, NULL);
+    }
+}
+
+static fetch_task *submit(fetch_client *c, const char *url,
+                          const fetch_request *in, fetch_done_cb cb, void *arg,
+                          int *err, int internal)
 {
     char detail[256], key[512];
     fetch_task *t;
@@ -242,11 +443,26 @@ static fetch_task *submit(fetch_client *c, const char *url,
     t->t_submit = fetch__now();
     t->resp.url = t->url;
     t->resp.body = "";
+    int robots = ROBOTS_GO;
+    t->internal = internal;
+    t->q.bypass = internal;
     if (code == FETCH_OK) {
+        double delay = -1;
         fetch_host_key(key, sizeof key, t->target);
         fetch__lock(c);
-        int pushed = fetch__sched_push(&c->sched, &t->q, key);
-        t->state = FETCH__QUEUED;
+        if (c->opts.robots && !internal)
+            robots = robots_say(c, t, key, &delay);
+        int pushed = 0;
+        if (robots == ROBOTS_NO) {
+            robots_refuse(c, t, key);
+        } else {
+            pushed = fetch__sched_push(&c->sched, &t->q, key);
+            t->state = FETCH__QUEUED;
+            if (pushed == 0 && robots != ROBOTS_GO)
+                fetch__sched_gate(&c->sched, key, 1, -1, 0);
+            else if (pushed == 0 && delay > 0)
+                fetch__sched_gate(&c->sched, key, 0, delay, 0);
+        }
         fetch__unlock(c);
         if (pushed != 0)
             goto nomem;
@@ -266,6 +482,8 @@ static fetch_task *submit(fetch_client *c, const char *url,
         c->opts.trace.on_queued(t, c->opts.trace.arg);
     if (err)
         *err = FETCH_OK;
+    if (robots == ROBOTS_FETCH) /* the first of its host: ahead of it */
+        robots_fetch(c, key);
     return t;
 nomem:
     if (t)
@@ -278,7 +496,7 @@ nomem:
 fetch_task *fetch_get(fetch_client *c, const char *url, fetch_done_cb cb,
                       void *arg, int *err)
 {
-    return submit(c, url, NULL, cb, arg, err);
+    return submit(c, url, NULL, cb, arg, err, 0);
 }
 
 fetch_task *fetch_submit(fetch_client *c, const fetch_request *req,
@@ -293,7 +511,7 @@ fetch_task *fetch_submit(fetch_client *c, const fetch_request *req,
     /* a program built with an older header passes a shorter struct */
     request_defaults(&r);
     memcpy(&r, req, req->size < sizeof r ? req->size : sizeof r);
-    return submit(c, r.url, &r, cb, arg, err);
+    return submit(c, r.url, &r, cb, arg, err, 0);
 }
 
 /* ---- the client's side of the hand-offs ---- */
@@ -647,8 +865,8 @@ static void finish(fetch_task *t, int code, CURLcode cc, const char *detail,
     if (c->opts.trace.on_finished)
         c->opts.trace.on_finished(t, now - t->t_submit, c->opts.trace.arg);
     if (c->destroying) {
-        t->client = NULL; /* the teardown already unlinked it */
-    } else {
+        t->client = NULL;      /* the teardown already unlinked it */
+    } else if (!t->internal) { /* the client's own are no one's result */
         TAILQ_INSERT_TAIL(&c->completed, t, d_link);
         t->in_completed = 1;
     }

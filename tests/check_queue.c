@@ -36,6 +36,7 @@ static void push(struct fetch__sched *s, struct req *r, int host, int n)
 {
     char key[64];
     snprintf(key, sizeof key, "http://h%d.test:80", host);
+    memset(&r->q, 0, sizeof r->q); /* a new request, as calloc makes it */
     r->host = host;
     r->n = n;
     ck_assert_int_eq(fetch__sched_push(s, &r->q, key), 0);
@@ -540,6 +541,45 @@ START_TEST(a_delay_between_starts_to_a_host)
 }
 END_TEST
 
+/* A gated host (its robots.txt being fetched) starts only its bypass
+   request, queued ahead of the others; once opened with a Crawl-delay,
+   its starts are that far apart, the first counted from the opening;
+   other hosts go on meanwhile. */
+START_TEST(a_gated_host_waits_for_its_robots_txt)
+{
+    struct fetch__sched s;
+    struct req a[3], robots, b[2];
+    fetch__sched_init(&s, 100, 0);
+    for (int i = 0; i < 3; i++)
+        push(&s, &a[i], 1, i);
+    fetch__sched_gate(&s, "http://h1.test:80", 1, -1, 0);
+    for (int i = 0; i < 2; i++)
+        push(&s, &b[i], 2, i);
+    memset(&robots.q, 0, sizeof robots.q);
+    robots.q.bypass = 1;
+    ck_assert_int_eq(fetch__sched_push(&s, &robots.q, "http://h1.test:80"), 0);
+    ck_assert_ptr_eq(fetch__sched_next(&s, 0), &robots.q); /* first */
+    ck_assert_ptr_eq(fetch__sched_next(&s, 0), &b[0].q);   /* not gated */
+    ck_assert_ptr_eq(fetch__sched_next(&s, 0), &b[1].q);
+    ck_assert_ptr_null(fetch__sched_next(&s, 0)); /* a waits at its gate */
+    ck_assert_uint_eq(s.queued, 3);
+    fetch__sched_done(&s, &robots.q);
+    ck_assert_ptr_null(fetch__sched_next(&s, 1.0));
+    fetch__sched_gate(&s, "http://h1.test:80", 0, 2.0, 1.0);
+    ck_assert_ptr_null(fetch__sched_next(&s, 2.9)); /* 2 s after robots */
+    ck_assert_ptr_eq(fetch__sched_next(&s, 3.0), &a[0].q);
+    ck_assert_ptr_null(fetch__sched_next(&s, 4.9));
+    ck_assert_ptr_eq(fetch__sched_next(&s, 5.0), &a[1].q);
+    ck_assert_ptr_eq(fetch__sched_next(&s, 7.0), &a[2].q);
+    for (int i = 0; i < 3; i++)
+        fetch__sched_done(&s, &a[i].q);
+    for (int i = 0; i < 2; i++)
+        fetch__sched_done(&s, &b[i].q);
+    ck_assert_uint_eq(s.running, 0);
+    fetch__sched_free(&s);
+}
+END_TEST
+
 /* A host's first request goes alone; once its connection is up (or it
    ended without one) the others may start, as many as the limit. */
 START_TEST(a_hosts_first_request_goes_alone)
@@ -651,6 +691,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, the_rate_is_exact);
     tcase_add_test(tc, the_host_rate_is_exact_and_takes_both_tokens);
     tcase_add_test(tc, a_delay_between_starts_to_a_host);
+    tcase_add_test(tc, a_gated_host_waits_for_its_robots_txt);
     suite_add_tcase(s, tc);
     return s;
 }

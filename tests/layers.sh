@@ -47,7 +47,7 @@ check() { # title objects...
 
 lib=$(ls src/.libs/libfetch_la-*.o 2>/dev/null || ls src/libfetch_la-*.o 2>/dev/null)
 [ -n "$lib" ] || { echo "the library is not built"; exit 77; }
-ORDER="clock error text queue retry response easy loop task client wait"
+ORDER="clock error text robots queue retry response easy loop task client wait"
 check library $lib || exit 1
 
 cli=$(ls src/fetchall/fetchall-*.o src/fetchall/*/fetchall-*.o 2>/dev/null)

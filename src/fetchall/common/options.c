@@ -94,6 +94,10 @@ const opt_def opt_table[] = {
      "between two starts to the same host"},
     {OPT_RANDOM_DELAY, 0, "random-delay", NULL, FW, NULL,
      "each --delay times 0.5 to 1.5"},
+    {OPT_ROBOTS, 0, "robots", NULL, FW, NULL,
+     "obey robots.txt (RFC 9309): a host's is\nread first; what it disallows "
+     "is "
+     "not\nrequested; its Crawl-delay is kept"},
     {0, 0, NULL, NULL, FW, NULL, "Requests:"},
     {OPT_REQUEST, 'X', "request", "METHOD", FW, NULL,
      "GET, HEAD, POST, PUT, PATCH, DELETE ..."},
@@ -538,6 +542,9 @@ static int take(cmdline *a, const opt_def *o, const char *arg)
         return parse_seconds(arg, &cfg->fo.host_delay) != 0;
     case OPT_RANDOM_DELAY:
         cfg->fo.random_delay = 1;
+        return 0;
+    case OPT_ROBOTS:
+        cfg->fo.robots = 1;
         return 0;
     case OPT_REQUEST:
         if (fetch_method_check(arg) != FETCH_OK)

@@ -56,6 +56,7 @@ enum {
     OPT_HOST_RATE,
     OPT_DELAY,
     OPT_RANDOM_DELAY,
+    OPT_ROBOTS,
     OPT_REQUEST,
     OPT_DATA,
     OPT_DATA_BINARY,

@@ -64,6 +64,7 @@ int outdir_open(outdir *d, const char *path, int clobber, char *why, size_t len)
     pthread_mutex_init(&d->lock, NULL);
     if (!(d->abs = realpath(path, NULL))) {
         snprintf(why, len, "%s", strerror(errno));
+        outdir_close(d);
         return -1;
     }
     if (clobber)
@@ -76,6 +77,7 @@ int outdir_open(outdir *d, const char *path, int clobber, char *why, size_t len)
     struct dirent *e;
     if (!dir) {
         snprintf(why, len, "%s", strerror(errno));
+        outdir_close(d);
         return -1;
     }
     while ((e = readdir(dir)) && !result_name(e->d_name))
@@ -86,6 +88,8 @@ int outdir_open(outdir *d, const char *path, int clobber, char *why, size_t len)
                  "to replace them, or give an empty directory",
                  e->d_name);
     closedir(dir);
+    if (e)
+        outdir_close(d);
     return e ? -1 : 0;
 }
 
@@ -94,6 +98,7 @@ void outdir_close(outdir *d)
     if (d->fd >= 0) {
         close(d->fd);
         pthread_mutex_destroy(&d->lock);
+        d->fd = -1;
     }
     free(d->abs);
     d->abs = NULL;

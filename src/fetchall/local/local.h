@@ -167,6 +167,7 @@ struct runner {
     struct event *flush;                 /* flush stdout after this loop turn */
     size_t read, submitted, outstanding; /* read: URLs, skipped ones too */
     size_t done_ok, done_failed;         /* finished in this run */
+    size_t disallowed;                   /* ... failed: robots.txt said no */
     unsigned long long bytes;            /* their bodies */
     progress *progress;
     size_t skipped, skipped_failed; /* --journal: finished before */

@@ -106,12 +106,15 @@ static void status_line(runner *r, char *line, size_t len, int bar)
             snprintf(eta, sizeof eta, " ETA %s", t);
         }
     }
+    char robots[48] = ""; /* of the failed */
+    if (r->cfg->fo.robots)
+        snprintf(robots, sizeof robots, " (%zu by robots.txt)", r->disallowed);
     snprintf(line, len,
-             "%s%zu%s done | %zu ok, %zu failed, %zu retrying | %s%s | "
+             "%s%zu%s done | %zu ok, %zu failed%s, %zu retrying | %s%s | "
              "%.1f/s, %s/s | %zu in flight, %zu queued, %zu hosts paused | %s",
              bar ? "" : "fetchall: progress: ", done, total, r->done_ok,
-             r->done_failed, st.retrying, el, eta, p->rate, rate_b, st.running,
-             st.queued, st.hosts_paused, bytes);
+             r->done_failed, robots, st.retrying, el, eta, p->rate, rate_b,
+             st.running, st.queued, st.hosts_paused, bytes);
 }
 
 /* Back to the start of the bar's line, the line empty: with an escape
@@ -211,10 +214,13 @@ void progress_end(runner *r)
     clock_text(el, sizeof el, took);
     fetch_stats st;
     fetch_client_stats(r->client, &st);
+    char robots[48] = "";
+    if (r->cfg->fo.robots)
+        snprintf(robots, sizeof robots, " (%zu by robots.txt)", r->disallowed);
     fprintf(stderr,
-            "fetchall: %zu done in %s: %zu ok, %zu failed, %zu retries%s; "
+            "fetchall: %zu done in %s: %zu ok, %zu failed%s, %zu retries%s; "
             "%.1f requests/s, %s\n",
-            done, el, r->done_ok, r->done_failed, st.retries,
+            done, el, r->done_ok, r->done_failed, robots, st.retries,
             r->skipped ? " (more done before: --journal)" : "",
             took > 0 ? (double)done / took : 0.0, bytes);
     fflush(stderr);

@@ -169,6 +169,7 @@ static void on_done(fetch_task *task, void *arg)
         r->done_failed++;
     else
         r->done_ok++;
+    r->disallowed += resp->error == FETCH_E_ROBOTS;
     r->bytes += resp->bytes;
     s->done = 1;
     writer_done(r, s); /* may free s and its task */
