@@ -396,7 +396,7 @@ typedef struct fetch_options {
     /** Obey robots.txt (RFC 9309), as crawlers do. Before a host's first
      *  request its /robots.txt is fetched once (the host key of
      *  fetch_host_key(3): scheme, host and port), with the client's
-     *  options (redirects followed as max_redirects says; at most 500 KiB
+     *  options (up to 5 redirects followed, RFC 9309 2.3.1.2; at most 500 KiB
      *  of it read), and the host's requests wait for it in the scheduler;
      *  its rules are kept for the client's life, fetched again after 24 h.
      *  The group of the user agent's product token ("libfetch", or

@@ -174,6 +174,7 @@ static void custom_options(CURL *e, const struct fetch__settings *s)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)s->follow_redirects);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)s->max_redirects);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                      (curl_off_t)s->max_body_size);
 }

@@ -68,6 +68,7 @@ struct fetch__settings {
     struct curl_slist *headers; /* the client's, or the merged copy */
     double timeout;
     int follow_redirects;
+    int max_redirects;
     size_t max_body_size;
     int fail_on_http_error;
     fetch_data_cb on_data;

@@ -111,6 +111,7 @@ static int settings(fetch_task *t, fetch_client *c, const fetch_request *in)
     s->headers = c->headers;
     s->timeout = o->timeout;
     s->follow_redirects = o->follow_redirects;
+    s->max_redirects = o->max_redirects;
     s->max_body_size = o->max_body_size;
     s->fail_on_http_error = o->fail_on_http_error;
     s->sink_fd = -1;
@@ -379,6 +380,10 @@ static void robots_fetch(fetch_client *c, const char *key)
     if (f) {
         memcpy(f->key, key, n + 1);
         t = submit(c, url, &req, on_robots, f, NULL, 1);
+    }
+    if (t && t->s.max_redirects > 5) { /* RFC 9309 2.3.1.2: five */
+        t->s.max_redirects = 5;
+        t->s.custom = 1;
     }
     if (!t) { /* out of memory: what it holds must not wait for ever */
         free(f);

@@ -16,6 +16,7 @@
 
 static nginx ng;
 static int port503, port404; /* servers answering robots.txt so */
+static int port5, port6;     /* ... after 5 redirects, and 6 */
 
 static void put(const char *name, const char *text)
 {
@@ -28,24 +29,45 @@ static void put(const char *name, const char *text)
 
 static void setup(void)
 {
-    char http[1024];
+    char http[4096];
     cli_setup(); /* the command; its test server is not used here */
     nginx_init(&ng);
     ck_assert_int_eq(mkdir(nginx_path(&ng, "www/private"), 0755), 0);
     put("www/a", "a\n");
     put("www/b", "b\n");
     put("www/private/x", "x\n");
-    port503 = closed_port();
-    port404 = closed_port();
-    while (port404 == port503)
-        port404 = closed_port();
+    put("www/rules", "User-agent: *\nDisallow: /private/\n");
+    int *ports[] = {&port503, &port404, &port5, &port6};
+    for (size_t i = 0; i < 4; i++) { /* four ports, none the same */
+        int taken;
+        do {
+            *ports[i] = closed_port();
+            taken = 0;
+            for (size_t j = 0; j < i; j++)
+                taken |= *ports[j] == *ports[i];
+        } while (taken);
+    }
+    /* robots.txt -> /r/1 -> ... -> /r/HOPS-1 -> /rules: HOPS redirects */
+    char chain[2][1024];
+    for (int k = 0; k < 2; k++) {
+        int hops = 5 + k, at = 0;
+        at += snprintf(chain[k] + at, sizeof chain[k] - (size_t)at,
+                       "    location = /robots.txt { return 302 /r/1; }\n");
+        for (int i = 1; i < hops; i++)
+            at += snprintf(chain[k] + at, sizeof chain[k] - (size_t)at,
+                           "    location = /r/%d { return 302 %s%d; }\n", i,
+                           i + 1 < hops ? "/r/" : "/rules?", i + 1);
+    }
     snprintf(http, sizeof http,
              "  log_format m '$msec $server_port $request_uri $status';\n"
              "  server { listen 127.0.0.1:%d; root %s/www;\n"
              "    location = /robots.txt { return 503; } }\n"
              "  server { listen 127.0.0.1:%d; root %s/www;\n"
-             "    location = /robots.txt { return 404; } }\n",
-             port503, ng.dir, port404, ng.dir);
+             "    location = /robots.txt { return 404; } }\n"
+             "  server { listen 127.0.0.1:%d; root %s/www;\n%s  }\n"
+             "  server { listen 127.0.0.1:%d; root %s/www;\n%s  }\n",
+             port503, ng.dir, port404, ng.dir, port5, ng.dir, chain[0], port6,
+             ng.dir, chain[1]);
     nginx_run(&ng, "", http, "", "");
 }
 
@@ -169,6 +191,28 @@ START_TEST(a_4xx_allows_and_a_5xx_or_no_answer_disallows)
 }
 END_TEST
 
+/* Five redirects are followed to the rules (RFC 9309 2.3.1.2); past
+   five, no robots.txt: everything allowed. */
+START_TEST(five_redirects_are_followed)
+{
+    run_result r;
+    RUN(&r, NULL, "--robots", "--jsonl", url(port5, "/a"),
+        url(port5, "/private/x"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_str(r.out, "\"error_kind\":\"robots\""), 1);
+    run_free(&r);
+    RUN(&r, NULL, "--robots", "-q", url(port6, "/a"), url(port6, "/private/x"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "a\nx\n");
+    run_free(&r);
+    hit h[32];
+    size_t n = hits(h, 32);
+    ck_assert_uint_eq(requests_of(h, n, port5, "/rules"), 1);
+    ck_assert_uint_eq(requests_of(h, n, port6, "/rules"), 0);
+    ck_assert_uint_eq(requests_of(h, n, port6, "/r/5"), 1); /* the 6th */
+}
+END_TEST
+
 /* Scheme, host and port are the key: 127.0.0.1 and localhost are two
    hosts, each asked once however many of its URLs run at once. */
 START_TEST(one_robots_txt_per_host_key)
@@ -264,6 +308,7 @@ static Suite *robots_suite(void)
     tcase_add_test(tc, disallowed_urls_are_never_requested);
     tcase_add_test(tc, crawl_delay_spaces_the_host);
     tcase_add_test(tc, a_4xx_allows_and_a_5xx_or_no_answer_disallows);
+    tcase_add_test(tc, five_redirects_are_followed);
     tcase_add_test(tc, one_robots_txt_per_host_key);
     tcase_add_test(tc, the_group_of_our_user_agent);
     tcase_add_test(tc, the_library_obeys_robots_txt);
