@@ -397,7 +397,7 @@ static fetch_task *submit(fetch_client *c, const char *url,
 {
     char detail[256], key[512];
     fetch_task *t;
-    int code = FETCH_OK;
+    int code = FETCH_OK, robots = ROBOTS_GO;
 
     if (!c || !url || c->closing || (in && req_check(in) != FETCH_OK)) {
         if (err)
@@ -448,7 +448,6 @@ static fetch_task *submit(fetch_client *c, const char *url,
     t->t_submit = fetch__now();
     t->resp.url = t->url;
     t->resp.body = "";
-    int robots = ROBOTS_GO;
     t->internal = internal;
     t->q.bypass = internal;
     if (code == FETCH_OK) {
@@ -491,6 +490,13 @@ static fetch_task *submit(fetch_client *c, const char *url,
         robots_fetch(c, key);
     return t;
 nomem:
+    if (robots == ROBOTS_FETCH) { /* no fetch after all: the next asks */
+        fetch__lock(c);
+        struct fetch__robots_entry *e = fetch__robots_entry(&c->robots, key, 0);
+        if (e)
+            e->pending = 0;
+        fetch__unlock(c);
+    }
     if (t)
         task_release(t);
     if (err)

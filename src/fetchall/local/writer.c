@@ -81,7 +81,7 @@ void writer_record(runner *r, slot *s)
     const outdir *dir = r->cfg->out.dir;
     journal_kept k = {0};
     char file[4200];
-    if (ok || earlier) {
+    if (ok) { /* a failure's headers validate nothing kept */
         k.etag = fetch_task_header(s->task, "ETag", 0);
         k.last_modified = fetch_task_header(s->task, "Last-Modified", 0);
     }
