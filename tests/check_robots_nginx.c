@@ -59,7 +59,8 @@ static void setup(void)
                            i + 1 < hops ? "/r/" : "/rules?", i + 1);
     }
     snprintf(http, sizeof http,
-             "  log_format m '$msec $request_time $server_port $request_uri $status';\n"
+             "  log_format m '$msec $request_time $server_port $request_uri "
+             "$status';\n"
              "  server { listen 127.0.0.1:%d; root %s/www;\n"
              "    location = /robots.txt { return 503; } }\n"
              "  server { listen 127.0.0.1:%d; root %s/www;\n"
@@ -100,8 +101,8 @@ static size_t hits(hit *h, size_t max)
     FILE *f = fopen(nginx_path(&ng, "access.log"), "r");
     ck_assert_ptr_nonnull(f);
     while (n < max && fgets(line, sizeof line, f))
-        if (sscanf(line, "%lf %lf %d %63s %d", &h[n].at, &h[n].took, &h[n].port, h[n].path,
-                   &h[n].status) == 5)
+        if (sscanf(line, "%lf %lf %d %63s %d", &h[n].at, &h[n].took, &h[n].port,
+                   h[n].path, &h[n].status) == 5)
             n++;
     fclose(f);
     return n;

@@ -28,6 +28,10 @@ const opt_def opt_table[] = {
     {0, 0, NULL, NULL, F | E | W | R, NULL, "Input and output:"},
     {OPT_INPUT, 'i', "input", "FILE", F | E, "FILE",
      "read URLs from FILE, one a line (- = stdin;\nrepeatable: each in turn)"},
+    {OPT_SITEMAP, 0, "sitemap", "SOURCE", F, "FILE",
+     "the URLs of a sitemap: a URL or a file,\nXML or .xml.gz, an index's "
+     "sitemaps\ntoo; robots: those the robots.txt of\nthe URL arguments' "
+     "sites name (with\n--robots; repeatable; after -i)"},
     {OPT_OUTPUT_DIR, 'o', "output-dir", "DIR", FW, "DIR",
      "write body N to DIR/N instead of stdout"},
     {OPT_CLOBBER, 0, "clobber", NULL, FW, NULL,
@@ -458,6 +462,8 @@ static int take(cmdline *a, const opt_def *o, const char *arg)
     switch (o->id) {
     case OPT_INPUT:
         return append(&a->inputs, &a->n_inputs, arg) ? 3 : 0;
+    case OPT_SITEMAP:
+        return append(&a->sitemaps, &a->n_sitemaps, arg) ? 3 : 0;
     case OPT_OUTPUT_DIR:
         a->output_dir = arg;
         return 0;
@@ -738,9 +744,18 @@ int cmdline_parse(cmdline *a, int command, int argc, char **argv)
     if (cfg->fo.random_delay && !cfg->fo.host_delay)
         return usage_error(command, "--random-delay goes with --delay SECONDS",
                            NULL, NULL);
+    for (int i = 0; i < a->n_sitemaps; i++)
+        if (!strcmp(a->sitemaps[i], "robots") && !cfg->fo.robots)
+            return usage_error(command, "--sitemap robots goes with --robots",
+                               NULL, NULL);
+        else if (!strcmp(a->sitemaps[i], "robots") && !a->n_urls)
+            return usage_error(command,
+                               "--sitemap robots reads the robots.txt of the "
+                               "sites of the URL arguments: none given",
+                               NULL, NULL);
     /* no URL arguments and no -i: read a pipe on stdin, as filters do */
     if ((command & (CMD_FETCH | CMD_ENQUEUE)) && !a->n_urls && !a->n_inputs &&
-        isatty(STDIN_FILENO))
+        !a->n_sitemaps && isatty(STDIN_FILENO))
         return usage_error(command, "no URLs given", NULL, NULL);
     return -1;
 }
@@ -748,6 +763,7 @@ int cmdline_parse(cmdline *a, int command, int argc, char **argv)
 void cmdline_free(cmdline *a)
 {
     free(a->inputs);
+    free(a->sitemaps);
     free(a->headers);
     free(a->data);
     free(a->statuses);

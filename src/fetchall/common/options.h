@@ -27,6 +27,7 @@ enum {
 /* Every option, by its place in the table. */
 enum {
     OPT_INPUT = 256,
+    OPT_SITEMAP,
     OPT_OUTPUT_DIR,
     OPT_CLOBBER,
     OPT_JSONL,
@@ -153,6 +154,8 @@ typedef struct cmdline {
     cluster_args cl;
     const char **inputs, **headers; /* -i FILE ..., -H and -b N=V */
     int n_inputs, n_headers;
+    const char **sitemaps; /* --sitemap SOURCE ... */
+    int n_sitemaps;
     const char *output_dir; /* -o DIR */
     int clobber;            /* --clobber */
     int threads;            /* --threads; 0: from the cores and -j */

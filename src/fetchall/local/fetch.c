@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "../common/message.h"
+#include "../common/sitemap.h"
 #include "../common/util.h"
 #include "local.h"
 
@@ -77,7 +78,22 @@ int local_main(cmdline *a)
     config *cfg = &a->cfg;
     outdir dir;
     input in;
-    int status;
+    int status, sitemap_fd = -1, sitemap_failed = 0;
+    char sitemap_path[64];
+    if (a->n_sitemaps) { /* their URLs, after -i's */
+        sitemap_failed =
+            sitemap_collect(a->sitemaps, a->n_sitemaps, urls, n_urls, &cfg->fo,
+                            cfg->out.quiet, &sitemap_fd, sitemap_path,
+                            sizeof sitemap_path) != 0;
+        if (sitemap_fd < 0)
+            return 2;
+        const char **all =
+            realloc(a->inputs, sizeof *all * (size_t)(a->n_inputs + 1));
+        if (!all)
+            fatal("out of memory");
+        all[a->n_inputs++] = sitemap_path;
+        a->inputs = all;
+    }
     if (input_open(&in, urls, n_urls,
                    a->n_inputs ? a->inputs
                    : n_urls    ? NULL
@@ -173,8 +189,12 @@ int local_main(cmdline *a)
     static char stdout_buf[1 << 16];
     setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
     status = run(&jb);
-    if (status == 2 && !in.failed)
+    if (status == 2 && !in.failed && !sitemap_failed)
         status = usage_error(CMD_FETCH, "no URLs given", NULL, NULL);
+    if (sitemap_failed) /* what it held was fetched; the input was bad */
+        status = 2;
+    if (sitemap_fd >= 0)
+        close(sitemap_fd);
     input_close(&in);
     if (cfg->out.dir)
         outdir_close(cfg->out.dir);
