@@ -23,8 +23,8 @@
 #include "message.h"
 #include "sitemap.h"
 
-/* A sitemap index may name sitemaps; those do not name more (the
-   protocol forbids it): deeper ones are refused. */
+/* A sitemap index names sitemaps, not indexes (the protocol says so);
+   indexes that do are followed this deep, no deeper, so a loop ends. */
 #define DEPTH_MAX 3
 
 typedef struct collect {
@@ -33,6 +33,8 @@ typedef struct collect {
     fetch_client *client; /* made at the first URL */
     int quiet;
     size_t urls;
+    char **read; /* the sources read so far: each is read once */
+    size_t n_read;
 } collect;
 
 static int read_source(collect *c, const char *source, int depth);
@@ -80,8 +82,9 @@ static int to_file(fetch_task *t, const char *p, size_t len, void *arg)
     return 0;
 }
 
-/* Fetch url into a temporary file: its descriptor, or -1 (said). */
-static int fetch(collect *c, const char *url)
+/* Fetch url into a temporary file: its descriptor, or -1 (said); with
+   missing_ok, -2 (unsaid) for a 4xx: not there. */
+static int fetch(collect *c, const char *url, int missing_ok)
 {
     int err, fd = anonymous();
     if (fd < 0) {
@@ -112,10 +115,12 @@ static int fetch(collect *c, const char *url)
     }
     int rc = fetch_wait_for(t, -1);
     if (rc != FETCH_OK) {
-        const char *m = fetch_task_response(t)->message;
-        say(c, url, m ? m : fetch_strerror(rc));
+        const fetch_response *res = fetch_task_response(t);
+        int missing = missing_ok && res->status >= 400 && res->status < 500;
+        if (!missing)
+            say(c, url, res->message ? res->message : fetch_strerror(rc));
         close(fd);
-        fd = -1;
+        fd = missing ? -2 : -1;
     }
     fetch_task_free(t);
     return fd;
@@ -273,13 +278,21 @@ static int parse(collect *c, const char *source, const char *path, int depth)
 
 static int read_source(collect *c, const char *source, int depth)
 {
+    for (size_t i = 0; i < c->n_read; i++)
+        if (!strcmp(c->read[i], source))
+            return 0; /* named again: its URLs are in already */
+    char **grown = realloc(c->read, (c->n_read + 1) * sizeof *grown);
+    if (!grown || !(grown[c->n_read] = strdup(source)))
+        fatal("out of memory");
+    c->read = grown;
+    c->n_read++;
     if (depth > DEPTH_MAX) {
         say(c, source, "sitemap indexes nested too deep: skipped");
         return -1;
     }
     if (strncasecmp(source, "http://", 7) && strncasecmp(source, "https://", 8))
         return parse(c, source, source, depth);
-    int fd = fetch(c, source);
+    int fd = fetch(c, source, 0);
     if (fd < 0)
         return -1;
     char path[64];
@@ -333,12 +346,15 @@ static int from_robots(collect *c, char *const *seeds, int n_seeds)
         if (!(seen[n_seen++] = strdup(origin)))
             fatal("out of memory");
         snprintf(robots, sizeof robots, "%s/robots.txt", origin);
-        int fd = fetch(c, robots);
+        /* a 4xx: no robots.txt, so no sitemap named (as 0 lines) */
+        int fd = fetch(c, robots, 1), named = 0;
         FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
         if (!f) {
             if (fd >= 0)
                 close(fd);
-            failed = 1;
+            failed |= fd != -2;
+            if (fd == -2)
+                say(c, robots, "not there: no sitemap named");
             continue;
         }
         rewind(f);
@@ -355,11 +371,15 @@ static int from_robots(collect *c, char *const *seeds, int n_seeds)
                 continue;
             v += 1 + strspn(v + 1, " \t");
             v[strcspn(v, " \t\r\n#")] = '\0';
-            if (*v)
+            if (*v) {
+                named++;
                 failed |= read_source(c, v, 1) != 0;
+            }
         }
         free(line);
         fclose(f);
+        if (!named)
+            say(c, robots, "no Sitemap: line");
     }
     for (size_t k = 0; k < n_seen; k++)
         free(seen[k]);
@@ -387,6 +407,9 @@ int sitemap_collect(const char *const *sources, int n, char *const *seeds,
         failed = 1;
     if (c.client)
         fetch_client_free(c.client);
+    for (size_t i = 0; i < c.n_read; i++)
+        free(c.read[i]);
+    free(c.read);
     snprintf(path, len, "/dev/fd/%d", *fd);
     return failed ? -1 : 0;
 }
