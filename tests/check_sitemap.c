@@ -178,6 +178,24 @@ START_TEST(an_index_of_gzipped_and_plain_sitemaps)
 }
 END_TEST
 
+/* A text sitemap (a URL a line, sitemaps.org allows it), gzip'd or not,
+   from a file or fetched; a BOM, blank lines and spaces are no URLs. */
+START_TEST(a_text_sitemap)
+{
+    char text[512];
+    snprintf(text, sizeof text, "\xef\xbb\xbf  %s\r\n\n  %s  \n%s", url("/3"),
+             url("/1"), url("/2"));
+    put_gz("www/urls.txt.gz", text);
+    put("list.txt", text);
+    run_result r;
+    RUN(&r, NULL, "--sitemap", url("/urls.txt.gz"), "--sitemap",
+        nginx_path(&ng, "list.txt"));
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "3\n1\n2\n3\n1\n2\n");
+    run_free(&r);
+}
+END_TEST
+
 /* Malformed XML: one message naming the sitemap and the line; the URLs
    before the error are fetched, none after; exit 2. */
 START_TEST(malformed_xml_keeps_the_urls_before_it)
@@ -212,7 +230,7 @@ START_TEST(malformed_xml_keeps_the_urls_before_it)
     /* nor a local file */
     RUN(&r, NULL, "--sitemap", nginx_path(&ng, "nothing.xml"));
     ck_assert_int_eq(r.status, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "nothing.xml"));
+    ck_assert_ptr_nonnull(strstr(r.err, "nothing.xml: No such file"));
     run_free(&r);
 }
 END_TEST
@@ -291,6 +309,7 @@ static Suite *sitemap_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, urls_in_sitemap_order_after_the_input);
     tcase_add_test(tc, an_index_of_gzipped_and_plain_sitemaps);
+    tcase_add_test(tc, a_text_sitemap);
     tcase_add_test(tc, malformed_xml_keeps_the_urls_before_it);
     tcase_add_test(tc, no_entity_is_loaded);
     tcase_add_test(tc, sitemaps_named_by_robots_txt);

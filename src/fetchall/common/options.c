@@ -29,9 +29,9 @@ const opt_def opt_table[] = {
     {OPT_INPUT, 'i', "input", "FILE", F | E, "FILE",
      "read URLs from FILE, one a line (- = stdin;\nrepeatable: each in turn)"},
     {OPT_SITEMAP, 0, "sitemap", "SOURCE", F, "FILE",
-     "the URLs of a sitemap: a URL or a file,\nXML or .xml.gz, an index's "
-     "sitemaps\ntoo; robots: those the robots.txt of\nthe URL arguments' "
-     "sites name (with\n--robots; repeatable; after -i)"},
+     "the URLs of a sitemap: a URL or a file,\nXML or text, gzip'd or not; "
+     "an index's\nsitemaps too; robots: those the\nrobots.txt of the URL "
+     "arguments' sites\nname (with --robots; repeatable; after -i)"},
     {OPT_OUTPUT_DIR, 'o', "output-dir", "DIR", FW, "DIR",
      "write body N to DIR/N instead of stdout"},
     {OPT_CLOBBER, 0, "clobber", NULL, FW, NULL,

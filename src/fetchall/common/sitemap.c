@@ -19,6 +19,7 @@
 #include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
+#include <zlib.h>
 
 #include "message.h"
 #include "sitemap.h"
@@ -231,11 +232,11 @@ static void on_error(void *arg, xmlErrorPtr err)
     p->error_line = err->line;
 }
 
-/* The sitemap (or index) in the file at path (source: what to call it).
-   SAX, so memory stays flat however long the file; libxml2 opens gzip'd
-   files as they are. Only these callbacks are set: no DTD is loaded and
-   no entity is defined or fetched. */
-static int parse(collect *c, const char *source, const char *path, int depth)
+/* The XML sitemap (or index) in the file at path. SAX, so memory stays flat
+   however long the file; libxml2 opens gzip'd files as they are. Only these
+   callbacks are set: no DTD is loaded and no entity is defined or fetched. */
+static int parse_xml(collect *c, const char *source, const char *path,
+                     int depth)
 {
     xmlSAXHandler sax;
     memset(&sax, 0, sizeof sax);
@@ -274,6 +275,80 @@ static int parse(collect *c, const char *source, const char *path, int depth)
     }
     free(p.children);
     return p.failed ? -1 : 0;
+}
+
+/* A text sitemap (sitemaps.org allows one): a URL a line, blank lines
+   skipped. */
+static int parse_text(collect *c, const char *source, gzFile g)
+{
+    char buf[8192], *line = NULL;
+    size_t len = 0;
+    int failed = 0, first = 1;
+    for (;;) {
+        char *got = gzgets(g, buf, sizeof buf);
+        size_t n = got ? strlen(buf) : 0;
+        if (n) { /* a line may take several reads */
+            char *grown = realloc(line, len + n + 1);
+            if (!grown)
+                fatal("out of memory");
+            line = grown;
+            memcpy(line + len, buf, n + 1);
+            len += n;
+            if (line[len - 1] != '\n' && !gzeof(g))
+                continue;
+        }
+        if (!len && !got)
+            break;
+        char *u = line;
+        if (first && !strncmp(u, "\xef\xbb\xbf", 3))
+            u += 3; /* a BOM */
+        first = 0;
+        u += strspn(u, " \t\r\n");
+        u[strcspn(u, "\r\n")] = '\0';
+        for (size_t k = strlen(u); k && (u[k - 1] == ' ' || u[k - 1] == '\t');)
+            u[--k] = '\0';
+        if (*u) {
+            c->urls++;
+            if (fputs(u, c->out) < 0 || fputc('\n', c->out) < 0)
+                failed = 1;
+        }
+        len = 0;
+        if (!got)
+            break;
+    }
+    int err;
+    if (!gzeof(g) && gzerror(g, &err) && err != Z_OK) {
+        say(c, source, err == Z_ERRNO ? strerror(errno) : gzerror(g, &err));
+        failed = 1;
+    }
+    free(line);
+    return failed ? -1 : 0;
+}
+
+/* The sitemap (or index) in the file at path (source: what to call it):
+   XML, or text when its first character (past a BOM and spaces) is not
+   '<'; either may be gzip'd. */
+static int parse(collect *c, const char *source, const char *path, int depth)
+{
+    gzFile g = gzopen(path, "rb");
+    if (!g) {
+        say(c, source, errno ? strerror(errno) : "cannot be read");
+        return -1;
+    }
+    unsigned char head[64];
+    int n = gzread(g, head, sizeof head), at = 0;
+    if (n >= 3 && head[0] == 0xef && head[1] == 0xbb && head[2] == 0xbf)
+        at = 3;
+    while (at < n && strchr(" \t\r\n", head[at]))
+        at++;
+    if (n > 0 && at < n && head[at] != '<') {
+        gzrewind(g);
+        int rc = parse_text(c, source, g);
+        gzclose(g);
+        return rc;
+    }
+    gzclose(g);
+    return parse_xml(c, source, path, depth);
 }
 
 static int read_source(collect *c, const char *source, int depth)
