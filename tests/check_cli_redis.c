@@ -276,6 +276,48 @@ START_TEST(enqueue_is_idempotent)
 }
 END_TEST
 
+/* enqueue --sitemap: a sitemap's URLs after -i's, in sitemap order;
+   a malformed one queues what came before its error, exit 2. */
+START_TEST(enqueue_reads_sitemaps)
+{
+    FILE *f = fopen(in_dir("sitemap.xml"), "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "<?xml version=\"1.0\"?>\n<urlset "
+               "xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    for (int i = 3; i >= 1; i--)
+        fprintf(f, "<url><loc>%s</loc></url>\n", ts_url(&srv, "/echo/s%d", i));
+    fprintf(f, "<url><loc>%s</loc></url\n<url>\n", ts_url(&srv, "/echo/s0"));
+    fclose(f);
+    run_result r;
+    RUN(&r, NULL, "enqueue", "--redis", redis_arg, "-i", url_file("urls", 2, 0),
+        "--sitemap", in_dir("sitemap.xml"));
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "sitemap.xml: line 7: not well-formed"));
+    ck_assert_ptr_nonnull(strstr(r.err, "6 URLs"));
+    run_free(&r);
+    ck_assert_int_eq(run_reap(worker("a", NULL, "4", "30", "5")), 0);
+    RUN(&r, NULL, "results", "--redis", redis_arg);
+    ck_assert_int_eq(r.status, 0);
+    const char *want[] = {"/delay/",  "/delay/",  "/echo/s3",
+                          "/echo/s2", "/echo/s1", "/echo/s0"};
+    const char *p = r.out;
+    for (size_t i = 0; i < 6; i++) { /* one record a line, in order */
+        const char *nl = strchr(p, '\n');
+        ck_assert_ptr_nonnull(nl);
+        json_t *o = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        ck_assert_ptr_nonnull(o);
+        const char *u = json_string_value(json_object_get(o, "url"));
+        ck_assert_msg(u && strstr(u, want[i]), "record %zu: %s, not %s", i + 1,
+                      u ? u : "(none)", want[i]);
+        json_decref(o);
+        p = nl + 1;
+    }
+    ck_assert_str_eq(p, "");
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(results_in_request_order_each_once)
 {
     enum { N = 1000 };
@@ -1075,6 +1117,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, getenv("FETCH_VALGRIND") ? 300 : 120);
     tcase_add_test(tc, enqueue_is_idempotent);
+    tcase_add_test(tc, enqueue_reads_sitemaps);
     tcase_add_test(tc, results_in_request_order_each_once);
     tcase_add_test(tc, results_as_completed_each_once);
     tcase_add_test(tc, workers_wait_for_their_results_to_be_read);

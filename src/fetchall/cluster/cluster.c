@@ -2,8 +2,10 @@
 /* fetchall enqueue, worker, results: the Redis URL parsed, the input or
    -o DIR opened, then the command. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../common/message.h"
+#include "../common/sitemap.h"
 #include "../common/util.h"
 #include "cluster.h"
 
@@ -41,17 +43,28 @@ int cluster_main(cmdline *a)
         return results_run(cl, cfg);
     if (a->command == CMD_ENQUEUE) {
         input in;
+        int sitemap_fd, sitemap_failed;
+        char sitemap_path[64];
+        sitemap_failed = sitemap_inputs(a, &sitemap_fd, sitemap_path,
+                                        sizeof sitemap_path); /* after -i's */
+        if (sitemap_failed < 0)
+            return 2;
         if (input_open(&in, urls, n_urls,
                        a->n_inputs ? a->inputs
                        : n_urls    ? NULL
                                    : stdin_only,
                        a->n_inputs ? a->n_inputs : !n_urls) != 0) {
             input_close(&in);
+            if (sitemap_fd >= 0)
+                close(sitemap_fd);
             return 2;
         }
         status = enqueue_run(cl, &in, cfg->out.quiet);
         input_close(&in);
-        return status;
+        if (sitemap_fd >= 0)
+            close(sitemap_fd);
+        /* what the sitemaps held is queued; the input was bad */
+        return sitemap_failed && status == 0 ? 2 : status;
     }
     outdir dir;
     if (a->output_dir) {

@@ -28,7 +28,7 @@ const opt_def opt_table[] = {
     {0, 0, NULL, NULL, F | E | W | R, NULL, "Input and output:"},
     {OPT_INPUT, 'i', "input", "FILE", F | E, "FILE",
      "read URLs from FILE, one a line (- = stdin;\nrepeatable: each in turn)"},
-    {OPT_SITEMAP, 0, "sitemap", "SOURCE", F, "FILE",
+    {OPT_SITEMAP, 0, "sitemap", "SOURCE", F | E, "FILE",
      "the URLs of a sitemap: a URL or a file,\nXML or text, gzip'd or not; "
      "an index's\nsitemaps too; robots: those the\nrobots.txt of the URL "
      "arguments' sites\nname (with --robots; repeatable; after -i)"},
@@ -745,7 +745,8 @@ int cmdline_parse(cmdline *a, int command, int argc, char **argv)
         return usage_error(command, "--random-delay goes with --delay SECONDS",
                            NULL, NULL);
     for (int i = 0; i < a->n_sitemaps; i++)
-        if (!strcmp(a->sitemaps[i], "robots") && !cfg->fo.robots)
+        if (!strcmp(a->sitemaps[i], "robots") && !cfg->fo.robots &&
+            command == CMD_FETCH) /* enqueue: the workers' --robots */
             return usage_error(command, "--sitemap robots goes with --robots",
                                NULL, NULL);
         else if (!strcmp(a->sitemaps[i], "robots") && !a->n_urls)

@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "message.h"
+#include "options.h"
 #include "sitemap.h"
 
 /* A sitemap index names sitemaps, not indexes (the protocol says so);
@@ -462,9 +463,9 @@ static int from_robots(collect *c, char *const *seeds, int n_seeds)
     return failed ? -1 : 0;
 }
 
-int sitemap_collect(const char *const *sources, int n, char *const *seeds,
-                    int n_seeds, const fetch_options *fo, int quiet, int *fd,
-                    char *path, size_t len)
+static int collect_all(const char *const *sources, int n, char *const *seeds,
+                       int n_seeds, const fetch_options *fo, int quiet, int *fd,
+                       char *path, size_t len)
 {
     collect c = {.fo = fo, .quiet = quiet};
     int failed = 0;
@@ -487,4 +488,22 @@ int sitemap_collect(const char *const *sources, int n, char *const *seeds,
     free(c.read);
     snprintf(path, len, "/dev/fd/%d", *fd);
     return failed ? -1 : 0;
+}
+
+int sitemap_inputs(cmdline *a, int *fd, char *path, size_t len)
+{
+    *fd = -1;
+    if (!a->n_sitemaps)
+        return 0;
+    int failed = collect_all(a->sitemaps, a->n_sitemaps, a->urls, a->n_urls,
+                             &a->cfg.fo, a->cfg.out.quiet, fd, path, len);
+    if (*fd < 0)
+        return -1;
+    const char **all =
+        realloc(a->inputs, sizeof *all * (size_t)(a->n_inputs + 1));
+    if (!all)
+        fatal("out of memory");
+    all[a->n_inputs++] = path;
+    a->inputs = all;
+    return failed ? 1 : 0;
 }

@@ -5,19 +5,21 @@
 
 #include <stddef.h>
 
-#include "libfetch.h"
+#include "options.h"
 
-/* The URLs of each source in turn (an http(s) URL, fetched with fo, or a
-   file; XML, or XML compressed with gzip; a sitemap index's sitemaps in
-   its order; "robots": the Sitemap: lines of the robots.txt of each site
-   of seeds, an array of n_seeds URLs), one a line, into a temporary file of no
-   name, open as *fd; path (len bytes) gets a name that opens it again
-   (/dev/fd/N). Returns 0; or -1 when a source could not be read or is not
-   well-formed XML (said on stderr, naming it and the line): the URLs read
-   before stay in the file. Memory stays flat: sitemaps are streamed from files
-   (xmlTextReader), fetched ones stored in a temporary file first. */
-int sitemap_collect(const char *const *sources, int n, char *const *seeds,
-                    int n_seeds, const fetch_options *fo, int quiet, int *fd,
-                    char *path, size_t len);
+/* --sitemap SOURCE ...: the URLs of each of a->sitemaps in turn (an
+   http(s) URL, fetched with a->cfg.fo, or a file; XML or text, gzip'd or
+   not; a sitemap index's sitemaps in its order; "robots": the Sitemap:
+   lines of the robots.txt of each site of the URL arguments), one a line,
+   into a temporary file of no name, added to a->inputs after the -i files
+   under a name that opens it again (/dev/fd/N, written into path, len
+   bytes, which must outlive the input). *fd is that file's descriptor, to
+   close after the run, or -1. Returns 0 (also when there are no
+   sitemaps); 1 when a sitemap could not be read or is not well-formed
+   (said on stderr, naming it and the line): the URLs read before it are
+   in the file; -1 when the file could not be made (said). Memory stays
+   flat: sitemaps are parsed as a stream (SAX), fetched ones stored in a
+   temporary file first. */
+int sitemap_inputs(cmdline *a, int *fd, char *path, size_t len);
 
 #endif

@@ -80,20 +80,10 @@ int local_main(cmdline *a)
     input in;
     int status, sitemap_fd = -1, sitemap_failed = 0;
     char sitemap_path[64];
-    if (a->n_sitemaps) { /* their URLs, after -i's */
-        sitemap_failed =
-            sitemap_collect(a->sitemaps, a->n_sitemaps, urls, n_urls, &cfg->fo,
-                            cfg->out.quiet, &sitemap_fd, sitemap_path,
-                            sizeof sitemap_path) != 0;
-        if (sitemap_fd < 0)
-            return 2;
-        const char **all =
-            realloc(a->inputs, sizeof *all * (size_t)(a->n_inputs + 1));
-        if (!all)
-            fatal("out of memory");
-        all[a->n_inputs++] = sitemap_path;
-        a->inputs = all;
-    }
+    sitemap_failed = sitemap_inputs(a, &sitemap_fd, sitemap_path,
+                                    sizeof sitemap_path); /* after -i's */
+    if (sitemap_failed < 0)
+        return 2;
     if (input_open(&in, urls, n_urls,
                    a->n_inputs ? a->inputs
                    : n_urls    ? NULL
