@@ -75,7 +75,8 @@ static void setup(void)
         snprintf(body, sizeof body, "%d\n", i);
         put(name, body);
     }
-    nginx_run(&ng, "", "  log_format m '$request_uri $status';\n", "", "");
+    nginx_run(&ng, "", "  log_format m '$request_uri $status';\n", "",
+              "    location = /moved.xml { return 301 /sitemap.xml; }\n");
 }
 
 static void teardown(void)
@@ -128,11 +129,13 @@ START_TEST(urls_in_sitemap_order_after_the_input)
     for (int i = 0; i < 6; i++)
         ck_assert_str_eq(body(dir, i + 1), want[i]);
     ck_assert_str_eq(body(dir, 7), "(none)");
-    RUN(&r, NULL, "--sitemap", url("/sitemap.xml"));
+    /* behind a redirect, as sitemaps often are */
+    RUN(&r, NULL, "--sitemap", url("/moved.xml"));
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.out, "5\n3\n4\n1\n");
     run_free(&r);
     char *log = asked();
+    ck_assert_uint_eq(count_str(log, "/moved.xml 301"), 1);
     ck_assert_uint_eq(count_str(log, "/sitemap.xml 200"), 2);
     free(log);
 }

@@ -109,6 +109,7 @@ static int fetch(collect *c, const char *url, int missing_ok)
     req.on_data = to_file;
     req.data_arg = &fd;
     req.fail_on_http_error = 1;
+    req.follow_redirects = 1; /* as crawlers do: http:// to https:// */
     fetch_task *t = fetch_submit(c->client, &req, NULL, NULL, &err);
     if (!t) {
         say(c, url, fetch_strerror(err));
@@ -116,7 +117,14 @@ static int fetch(collect *c, const char *url, int missing_ok)
         return -1;
     }
     int rc = fetch_wait_for(t, -1);
-    if (rc != FETCH_OK) {
+    long status = fetch_task_response(t)->status;
+    if (rc == FETCH_OK && status / 100 != 2) { /* a 1xx or 3xx is no body */
+        char why[64];
+        snprintf(why, sizeof why, "HTTP status %ld", status);
+        say(c, url, why);
+        close(fd);
+        fd = -1;
+    } else if (rc != FETCH_OK) {
         const fetch_response *res = fetch_task_response(t);
         int missing = missing_ok && res->status >= 400 && res->status < 500;
         if (!missing)
