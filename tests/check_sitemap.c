@@ -264,6 +264,55 @@ START_TEST(no_entity_is_loaded)
 }
 END_TEST
 
+/* A sitemap from the web names no file here: an index fetched from nginx
+   that names a local sitemap (by path or file://) has it skipped, said,
+   exit 2, its URLs never requested; a local index may name local files;
+   standard input is a source too. */
+START_TEST(the_web_names_no_local_file)
+{
+    const char *paths[] = {"/7", NULL};
+    char *x = urlset(paths);
+    put("local.xml", x);
+    free(x);
+    char idx[2048];
+    snprintf(idx, sizeof idx,
+             "<sitemapindex "
+             "xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n"
+             "<sitemap><loc>%s</loc></sitemap>\n"
+             "<sitemap><loc>file://%s</loc></sitemap>\n"
+             "</sitemapindex>\n",
+             nginx_path(&ng, "local.xml"), nginx_path(&ng, "local.xml"));
+    put("www/index.xml", idx);
+    put("index.xml", idx);
+    run_result r;
+    RUN(&r, NULL, "--sitemap", url("/index.xml"));
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_uint_eq(count_str(r.err, "not an http(s) URL: skipped"), 2);
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+    char *log = asked();
+    ck_assert_ptr_null(strstr(log, "/7 "));
+    free(log);
+    /* the same index from a file: its local sitemap is read */
+    RUN(&r, NULL, "--sitemap", nginx_path(&ng, "index.xml"));
+    ck_assert_int_eq(r.status, 2); /* file:// is no file name */
+    ck_assert_str_eq(r.out, "7\n");
+    run_free(&r);
+    /* standard input, once */
+    const char *two[] = {"/2", "/1", NULL};
+    x = urlset(two);
+    RUN(&r, x, "--sitemap", "-");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "2\n1\n");
+    run_free(&r);
+    free(x);
+    RUN(&r, NULL, "--sitemap", "-", "-i", "-");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "both read standard input"));
+    run_free(&r);
+}
+END_TEST
+
 /* --sitemap robots: the Sitemap: lines of each site's robots.txt, each
    site once; with --robots only. */
 START_TEST(sitemaps_named_by_robots_txt)
@@ -315,6 +364,7 @@ static Suite *sitemap_suite(void)
     tcase_add_test(tc, a_text_sitemap);
     tcase_add_test(tc, malformed_xml_keeps_the_urls_before_it);
     tcase_add_test(tc, no_entity_is_loaded);
+    tcase_add_test(tc, the_web_names_no_local_file);
     tcase_add_test(tc, sitemaps_named_by_robots_txt);
     suite_add_tcase(s, tc);
     return s;

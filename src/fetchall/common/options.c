@@ -745,6 +745,13 @@ int cmdline_parse(cmdline *a, int command, int argc, char **argv)
         return usage_error(command, "--random-delay goes with --delay SECONDS",
                            NULL, NULL);
     for (int i = 0; i < a->n_sitemaps; i++)
+        for (int k = 0; !strcmp(a->sitemaps[i], "-") && k < a->n_inputs; k++)
+            if (!strcmp(a->inputs[k], "-"))
+                return usage_error(command,
+                                   "--sitemap - and -i - both read standard "
+                                   "input: give one of them",
+                                   NULL, NULL);
+    for (int i = 0; i < a->n_sitemaps; i++)
         if (!strcmp(a->sitemaps[i], "robots") && !cfg->fo.robots &&
             command == CMD_FETCH) /* enqueue: the workers' --robots */
             return usage_error(command, "--sitemap robots goes with --robots",

@@ -39,7 +39,9 @@ typedef struct collect {
     size_t n_read;
 } collect;
 
-static int read_source(collect *c, const char *source, int depth);
+/* web: source was named by a document from the web, which may name no
+   file here */
+static int read_source(collect *c, const char *source, int depth, int web);
 
 /* A temporary file of no name: its descriptor, or -1. */
 static int anonymous(void)
@@ -245,7 +247,7 @@ static void on_error(void *arg, xmlErrorPtr err)
    however long the file; libxml2 opens gzip'd files as they are. Only these
    callbacks are set: no DTD is loaded and no entity is defined or fetched. */
 static int parse_xml(collect *c, const char *source, const char *path,
-                     int depth)
+                     int depth, int web)
 {
     xmlSAXHandler sax;
     memset(&sax, 0, sizeof sax);
@@ -279,7 +281,7 @@ static int parse_xml(collect *c, const char *source, const char *path,
     }
     free(p.loc);
     for (size_t i = 0; i < p.n_children; i++) {
-        p.failed |= read_source(c, p.children[i], depth + 1) != 0;
+        p.failed |= read_source(c, p.children[i], depth + 1, web) != 0;
         free(p.children[i]);
     }
     free(p.children);
@@ -337,7 +339,8 @@ static int parse_text(collect *c, const char *source, gzFile g)
 /* The sitemap (or index) in the file at path (source: what to call it):
    XML, or text when its first character (past a BOM and spaces) is not
    '<'; either may be gzip'd. */
-static int parse(collect *c, const char *source, const char *path, int depth)
+static int parse(collect *c, const char *source, const char *path, int depth,
+                 int web)
 {
     gzFile g = gzopen(path, "rb");
     if (!g) {
@@ -357,10 +360,37 @@ static int parse(collect *c, const char *source, const char *path, int depth)
         return rc;
     }
     gzclose(g);
-    return parse_xml(c, source, path, depth);
+    return parse_xml(c, source, path, depth, web);
 }
 
-static int read_source(collect *c, const char *source, int depth)
+/* --sitemap -: standard input, copied to a temporary file (the parser
+   opens a file by name, and looks at its start twice). */
+static int from_stdin(collect *c, int depth)
+{
+    int fd = anonymous();
+    if (fd < 0) {
+        say(c, "-", strerror(errno));
+        return -1;
+    }
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(STDIN_FILENO, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || to_file(NULL, buf, (size_t)n, &fd) != 0) {
+            say(c, "-", strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fd);
+    int rc = parse(c, "-", path, depth, 0);
+    close(fd);
+    return rc;
+}
+
+static int read_source(collect *c, const char *source, int depth, int web)
 {
     for (size_t i = 0; i < c->n_read; i++)
         if (!strcmp(c->read[i], source))
@@ -374,14 +404,22 @@ static int read_source(collect *c, const char *source, int depth)
         say(c, source, "sitemap indexes nested too deep: skipped");
         return -1;
     }
-    if (strncasecmp(source, "http://", 7) && strncasecmp(source, "https://", 8))
-        return parse(c, source, source, depth);
+    int remote = !strncasecmp(source, "http://", 7) ||
+                 !strncasecmp(source, "https://", 8);
+    if (!remote && web) {
+        say(c, source, "not an http(s) URL: skipped");
+        return -1;
+    }
+    if (!strcmp(source, "-") && !depth)
+        return from_stdin(c, depth);
+    if (!remote)
+        return parse(c, source, source, depth, 0);
     int fd = fetch(c, source, 0);
     if (fd < 0)
         return -1;
     char path[64];
     snprintf(path, sizeof path, "/dev/fd/%d", fd);
-    int rc = parse(c, source, path, depth);
+    int rc = parse(c, source, path, depth, 1);
     close(fd);
     return rc;
 }
@@ -457,7 +495,7 @@ static int from_robots(collect *c, char *const *seeds, int n_seeds)
             v[strcspn(v, " \t\r\n#")] = '\0';
             if (*v) {
                 named++;
-                failed |= read_source(c, v, 1) != 0;
+                failed |= read_source(c, v, 1, 1) != 0;
             }
         }
         free(line);
@@ -485,7 +523,7 @@ static int collect_all(const char *const *sources, int n, char *const *seeds,
     LIBXML_TEST_VERSION
     for (int i = 0; i < n; i++)
         failed |= (strcmp(sources[i], "robots")
-                       ? read_source(&c, sources[i], 0)
+                       ? read_source(&c, sources[i], 0, 0)
                        : from_robots(&c, seeds, n_seeds)) != 0;
     if (fclose(c.out) != 0)
         failed = 1;
