@@ -199,6 +199,29 @@ START_TEST(a_text_sitemap)
 }
 END_TEST
 
+/* A <loc> longer than 64 KiB is skipped and said, not held whole; the
+   next one is read. */
+START_TEST(an_overlong_loc_is_skipped)
+{
+    size_t big = 70000;
+    char *x = malloc(big + 512);
+    ck_assert_ptr_nonnull(x);
+    int at = snprintf(x, 512, "<urlset><url><loc>%s", url("/"));
+    memset(x + at, 'a', big);
+    snprintf(x + at + big, 512,
+             "</loc></url>\n<url><loc>%s</loc></url></urlset>\n", url("/4"));
+    put("long.xml", x);
+    free(x);
+    run_result r;
+    RUN(&r, NULL, "--sitemap", nginx_path(&ng, "long.xml"));
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "4\n");
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "line 1: a <loc> over 64 KiB: skipped"));
+    run_free(&r);
+}
+END_TEST
+
 /* Malformed XML: one message naming the sitemap and the line; the URLs
    before the error are fetched, none after; exit 2. */
 START_TEST(malformed_xml_keeps_the_urls_before_it)
@@ -362,6 +385,7 @@ static Suite *sitemap_suite(void)
     tcase_add_test(tc, urls_in_sitemap_order_after_the_input);
     tcase_add_test(tc, an_index_of_gzipped_and_plain_sitemaps);
     tcase_add_test(tc, a_text_sitemap);
+    tcase_add_test(tc, an_overlong_loc_is_skipped);
     tcase_add_test(tc, malformed_xml_keeps_the_urls_before_it);
     tcase_add_test(tc, no_entity_is_loaded);
     tcase_add_test(tc, the_web_names_no_local_file);

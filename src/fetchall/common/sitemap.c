@@ -28,6 +28,9 @@
 /* A sitemap index names sitemaps, not indexes (the protocol says so);
    indexes that do are followed this deep, no deeper, so a loop ends. */
 #define DEPTH_MAX 3
+/* The protocol's URLs are under 2,048 bytes; a longer <loc> is skipped
+   rather than held whole. */
+#define LOC_MAX 65536
 
 typedef struct collect {
     FILE *out; /* the URLs */
@@ -174,6 +177,10 @@ static void on_text(void *arg, const xmlChar *v, int n)
     parsing *p = arg;
     if (!p->in_loc || n <= 0)
         return;
+    if (p->loc_len + (size_t)n > LOC_MAX) { /* memory stays flat */
+        p->loc_len = LOC_MAX + 1;
+        return;
+    }
     char *grown = realloc(p->loc, p->loc_len + (size_t)n + 1);
     if (!grown)
         fatal("out of memory");
@@ -186,6 +193,13 @@ static void on_text(void *arg, const xmlChar *v, int n)
 /* One <loc>'s text, trimmed: a URL (or, in an index, a sitemap). */
 static void take_loc(parsing *p)
 {
+    if (p->loc_len > LOC_MAX) {
+        char why[64];
+        snprintf(why, sizeof why, "line %d: a <loc> over 64 KiB: skipped",
+                 p->line);
+        say(p->c, p->source, why);
+        return;
+    }
     char *s = p->loc, *end = p->loc + p->loc_len;
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
         s++;
