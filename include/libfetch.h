@@ -520,6 +520,47 @@ typedef void (*fetch_done_cb)(fetch_task *task, void *arg);
 typedef int (*fetch_data_cb)(fetch_task *task, const char *data, size_t len,
                              void *arg);
 
+/** What a wire callback is shown (fetch_request.on_wire). */
+typedef enum fetch_wire_kind {
+    /** A request head as it went out, whole: a hop begins (the first
+     *  request, each redirect followed, each retry). url and ip are set. */
+    FETCH_WIRE_REQUEST = 1,
+    /** Bytes of the request body as they went out. */
+    FETCH_WIRE_REQUEST_BODY,
+    /** One line of the response head as it came in, with its CR LF: the
+     *  status line first, the blank line last. An interim (1xx) head comes
+     *  whole before the final one. Over HTTP/2, as libcurl renders it in
+     *  HTTP/1.1 form ("HTTP/2 200"). */
+    FETCH_WIRE_RESPONSE_HEAD,
+    /** Bytes of the response body as they came off the wire: a
+     *  Content-Encoding is not decoded, and over HTTP/1.1 the chunked
+     *  transfer coding is kept (chunk sizes and all); over HTTP/2, the
+     *  DATA frames' payload. What the body sinks get is decoded as ever. */
+    FETCH_WIRE_RESPONSE_BODY
+} fetch_wire_kind;
+
+/** One piece of a transfer on the wire, valid during the call only. */
+typedef struct fetch_wire {
+    fetch_wire_kind kind;
+    const char *data; /**< the bytes, len of them (not NUL-terminated) */
+    size_t len;
+    /** FETCH_WIRE_REQUEST only (else NULL): the hop's URL, and the numeric
+     *  address of the peer it went to ("" when libcurl has none) */
+    const char *url;
+    const char *ip;
+} fetch_wire;
+
+/**
+ * Called with every piece of a transfer as it crosses the wire, in order,
+ * on the loop that carries the transfer (as a data callback), never after
+ * the task's completion callback. For archiving (WARC) and debugging;
+ * libcurl's CURLOPT_DEBUGFUNCTION is its source, so a transfer with one
+ * costs libcurl's verbose bookkeeping. Return 0 to go on; non-zero stops
+ * the transfer at its next step with FETCH_E_WRITE ("recording the
+ * transfer failed"), errno's value if the return is positive.
+ */
+typedef int (*fetch_wire_cb)(fetch_task *task, const fetch_wire *w, void *arg);
+
 /**
  * One request's description, for fetch_submit(). Fill with
  * fetch_request_init(), then set url and what differs from the client's
@@ -562,6 +603,10 @@ typedef struct fetch_request {
     /** Attempts after the first: negative (default) = the client's
      *  retries, 0 = none. */
     int retries;
+    /** Show every hop's request and response as they cross the wire
+     *  (see fetch_wire_cb), with wire_arg. Default NULL = none. */
+    fetch_wire_cb on_wire;
+    void *wire_arg;
 } fetch_request;
 
 /** Fill req with the defaults documented in fetch_request (url NULL); use

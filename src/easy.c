@@ -177,6 +177,11 @@ static void custom_options(CURL *e, const struct fetch__settings *s)
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)s->max_redirects);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                      (curl_off_t)s->max_body_size);
+    /* the wire is seen through libcurl's debug hook, which only verbose
+       mode calls */
+    curl_easy_setopt(e, CURLOPT_VERBOSE, (long)(s->on_wire != NULL));
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION,
+                     s->on_wire ? fetch__on_wire : NULL);
 }
 
 /* Set h up for t's transfer. fresh: no HTTP/1.1 connection can be idle. */
@@ -202,6 +207,7 @@ void fetch__handle_prepare(struct fetch__handle *h, fetch_task *t, int fresh)
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, t);
     /* only with a header function: without one, libcurl hands the headers
        to the write function when this is set */
     if (t->s.opts->trace.on_first_byte)

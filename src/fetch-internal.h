@@ -73,6 +73,8 @@ struct fetch__settings {
     int fail_on_http_error;
     fetch_data_cb on_data;
     void *data_arg;
+    fetch_wire_cb on_wire;
+    void *wire_arg;
     int sink_fd;
     const char *sink_path;
     int custom;     /* anything but a plain GET with the client's options */
@@ -91,7 +93,8 @@ struct fetch__xfer {
     struct evbuffer *held; /* a streamed answer that will be retried, held
                               back: its retry may not be made after all */
     size_t bytes;
-    int stop; /* why the body sink stopped the transfer, or 0 */
+    int stop; /* why the body sink (or the wire callback) stopped the
+                 transfer, or 0 */
     int sink_errno;
     int drop_body; /* an HTTP error that fails the task: stream none */
     int first_byte_seen;
@@ -277,6 +280,8 @@ int fetch__seconds_ok(double s);
 /* response.c: on the loop */
 size_t fetch__on_body(char *p, size_t size, size_t n, void *arg);
 size_t fetch__on_header(char *p, size_t size, size_t n, void *arg);
+/* CURLOPT_DEBUGFUNCTION, for a task with a wire callback */
+int fetch__on_wire(CURL *e, curl_infotype type, char *p, size_t len, void *arg);
 void fetch__response_collect(fetch_task *t, CURLcode cc);
 void fetch__xfer_free(struct fetch__xfer *x);
 /* On the client's side, once it is the result: what was held back goes to

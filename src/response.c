@@ -16,7 +16,7 @@
 
 #include "fetch-internal.h"
 
-enum { STOP_TOO_LARGE = 1, STOP_BY_CALLBACK, STOP_SINK_FAILED };
+enum { STOP_TOO_LARGE = 1, STOP_BY_CALLBACK, STOP_SINK_FAILED, STOP_WIRE };
 
 static int sink_write(int fd, const char *p, size_t len)
 {
@@ -99,6 +99,8 @@ size_t fetch__on_body(char *p, size_t size, size_t n, void *arg)
     size_t len = size * n;
     int to_memory = !t->s.on_data && x->sink_fd < 0;
 
+    if (x->stop) /* the wire callback failed */
+        return 0;
     if (!x->bytes && to_memory)
         reserve_body(t);
     if (!x->bytes && !to_memory) {
@@ -175,6 +177,51 @@ size_t fetch__on_header(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+/* CURLOPT_DEBUGFUNCTION: the wire, for the wire callback. libcurl has no
+   way to stop a transfer from here: a failure stops it at the next body
+   chunk (fetch__on_body), or at its end (fetch__response_collect). */
+int fetch__on_wire(CURL *e, curl_infotype type, char *p, size_t len, void *arg)
+{
+    fetch_task *t = arg;
+    struct fetch__xfer *x = &t->x;
+    fetch_wire w = {.data = p, .len = len};
+    switch (type) {
+    case CURLINFO_HEADER_OUT:
+        w.kind = FETCH_WIRE_REQUEST;
+        curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &w.url);
+        curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &w.ip);
+        if (!w.url)
+            w.url = t->target;
+        if (!w.ip)
+            w.ip = "";
+        break;
+    case CURLINFO_DATA_OUT:
+        w.kind = FETCH_WIRE_REQUEST_BODY;
+        break;
+    case CURLINFO_HEADER_IN:
+        w.kind = FETCH_WIRE_RESPONSE_HEAD;
+        break;
+    case CURLINFO_DATA_IN:
+        w.kind = FETCH_WIRE_RESPONSE_BODY;
+        break;
+    default:
+        return 0;
+    }
+    if (x->stop)
+        return 0;
+    pthread_mutex_t *lock = x->data_lock;
+    if (lock)
+        pthread_mutex_lock(lock);
+    int rc = x->cancelled ? 0 : t->s.on_wire(t, &w, t->s.wire_arg);
+    if (lock)
+        pthread_mutex_unlock(lock);
+    if (rc != 0) {
+        x->stop = STOP_WIRE;
+        x->sink_errno = rc > 0 ? rc : 0;
+    }
+    return 0;
+}
+
 static double info_time(CURL *e, CURLINFO what)
 {
     curl_off_t us = 0;
@@ -248,6 +295,11 @@ static void sink_outcome(fetch_task *t)
     if (x->stop == STOP_BY_CALLBACK) {
         x->code = FETCH_E_CANCELLED;
         x->detail = strdup("stopped by the data callback");
+    } else if (x->stop == STOP_WIRE) {
+        x->code = FETCH_E_WRITE;
+        x->detail = x->sink_errno ? printed("recording the transfer failed: %s",
+                                            strerror(x->sink_errno))
+                                  : strdup("recording the transfer failed");
     } else {
         x->code = x->sink_errno == EMFILE || x->sink_errno == ENFILE
                       ? FETCH_E_NOFD

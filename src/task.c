@@ -133,6 +133,8 @@ static int settings(fetch_task *t, fetch_client *c, const fetch_request *in)
         s->fail_on_http_error = !!in->fail_on_http_error;
     s->on_data = in->on_data;
     s->data_arg = in->data_arg;
+    s->on_wire = in->on_wire;
+    s->wire_arg = in->wire_arg;
     s->sink_fd = in->sink_fd;
     if ((in->method && !(s->method = t->own_method = strdup(in->method))) ||
         (in->sink_path &&
@@ -155,7 +157,7 @@ static int settings(fetch_task *t, fetch_client *c, const fetch_request *in)
                 return -1;
         s->headers = t->own_headers;
     }
-    s->custom = s->method || s->body || in->n_headers ||
+    s->custom = s->method || s->body || in->n_headers || s->on_wire ||
                 s->follow_redirects != o->follow_redirects ||
                 s->max_body_size != o->max_body_size;
     return 0;

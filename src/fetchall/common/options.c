@@ -35,7 +35,7 @@ const opt_def opt_table[] = {
     {OPT_OUTPUT_DIR, 'o', "output-dir", "DIR", FW, "DIR",
      "write body N to DIR/N instead of stdout"},
     {OPT_CLOBBER, 0, "clobber", NULL, FW, NULL,
-     "-o: replace results of an earlier run"},
+     "-o: replace results of an earlier run;\n--warc: replace FILE"},
     {OPT_JSONL, 0, "jsonl", NULL, F, NULL, "one JSON object per URL on stdout"},
     {OPT_AS_COMPLETED, 0, "as-completed", NULL, F | R, NULL,
      "write results in completion order"},
@@ -57,6 +57,12 @@ const opt_def opt_table[] = {
     {OPT_REVALIDATE, 0, "revalidate", "OLD_JOURNAL", F, "FILE",
      "ask \"changed since?\" for each URL that\nOLD_JOURNAL has a validator "
      "of; a 304\nkeeps the earlier body"},
+    {OPT_WARC, 0, "warc", "FILE", F, "FILE",
+     "record every request and response in FILE,\na WARC/1.1 archive "
+     "(compressed when FILE\nends in .gz)"},
+    {OPT_WARC_MAX_SIZE, 0, "warc-max-size", "SIZE", F, NULL,
+     "--warc: a new file past SIZE bytes (K, M,\nG): FILE-00000.warc.gz, "
+     "-00001 ..."},
     {OPT_QUIET, 'q', "quiet", NULL, F | E | W | R, NULL,
      "no error lines on stderr"},
     {OPT_PROGRESS, 0, "progress", "MODE", F, "auto bar plain none",
@@ -500,6 +506,11 @@ static int take(cmdline *a, const opt_def *o, const char *arg)
         return 0;
     case OPT_JOURNAL_FSYNC:
         return parse_seconds(arg, &cfg->journal_fsync) != 0;
+    case OPT_WARC:
+        cfg->warc = arg;
+        return 0;
+    case OPT_WARC_MAX_SIZE:
+        return parse_size(arg, &cfg->warc_max_size) != 0;
     case OPT_RETRY_FAILED:
         cfg->retry_failed = 1;
         return 0;
@@ -676,6 +687,8 @@ int cmdline_parse(cmdline *a, int command, int argc, char **argv)
     int c;
     memset(a, 0, sizeof *a);
     a->command = command;
+    a->argc = argc;
+    a->argv = argv;
     fetch_options_init(&cfg->fo);
     fetch_request_init(&cfg->req);
     cfg->fo.timeout = 30;
@@ -728,8 +741,12 @@ int cmdline_parse(cmdline *a, int command, int argc, char **argv)
         cfg->req.method = "POST"; /* as curl -d */
     cfg->fo.headers = a->headers;
     cfg->fo.n_headers = (size_t)a->n_headers;
-    if (a->clobber && !a->output_dir)
-        return usage_error(command, "--clobber goes with -o DIR", NULL, NULL);
+    if (a->clobber && !a->output_dir && !cfg->warc)
+        return usage_error(command, "--clobber goes with -o DIR or --warc FILE",
+                           NULL, NULL);
+    if (cfg->warc_max_size && !cfg->warc)
+        return usage_error(command, "--warc-max-size goes with --warc FILE",
+                           NULL, NULL);
     if (cfg->retry_failed && !cfg->journal)
         return usage_error(command, "--retry-failed goes with --journal FILE",
                            NULL, NULL);

@@ -40,6 +40,8 @@ enum {
     OPT_JOURNAL_FSYNC,
     OPT_RETRY_FAILED,
     OPT_REVALIDATE,
+    OPT_WARC,
+    OPT_WARC_MAX_SIZE,
     OPT_QUIET,
     OPT_PROGRESS,
     OPT_CONCURRENCY,
@@ -128,6 +130,8 @@ typedef struct config {
     int retry_failed;     /* --retry-failed: run the journal's failures again */
     double journal_fsync; /* --journal-fsync SECONDS; 0: every write */
     const char *revalidate; /* --revalidate OLD_JOURNAL, or NULL */
+    const char *warc;       /* --warc FILE, or NULL */
+    size_t warc_max_size;   /* --warc-max-size; 0: one file */
     int progress;           /* --progress: PROGRESS_ */
 } config;
 
@@ -165,6 +169,8 @@ typedef struct cmdline {
     int *statuses;                            /* --retry-on */
     char *cookie_header;                      /* -b NAME=VALUE */
     unsigned char given[OPT_END - OPT_INPUT]; /* on the command line */
+    int argc; /* as given, for the record a WARC keeps */
+    char **argv;
 } cmdline;
 
 /* Parse argv (argv[0] the program, the command's name already taken off)

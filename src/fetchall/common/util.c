@@ -79,7 +79,7 @@ void limit_concurrency(fetch_options *fo, int files)
             "fetchall: -j %d needs more open files than the limit of %lu "
             "(%lu a request%s); using -j %d\n",
             fo->max_concurrency, (unsigned long)rl.rlim_cur,
-            (unsigned long)each, files ? ", with -o" : "", most);
+            (unsigned long)each, files ? ", with -o or --warc" : "", most);
     fo->max_concurrency = most;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <openssl/evp.h>
 
 #include "../common/message.h"
@@ -67,6 +68,33 @@ static int same_dir(const validators *old, const char *path)
     int same = abs && !strcmp(abs, old->dir);
     free(abs);
     return same;
+}
+
+/* The command line for the WARC's warcinfo record: one line, each
+   argument escaped, quoted when it is not a plain word. */
+static char *arguments(const cmdline *a)
+{
+    struct evbuffer *b = evbuffer_new();
+    char *out = NULL;
+    if (!b)
+        return NULL;
+    evbuffer_add_printf(b, "fetchall");
+    for (int i = 1; i < a->argc; i++) {
+        char *e = escaped_text(a->argv[i]);
+        int plain = e && *e &&
+                    strspn(e, "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789_./:=@%+,-") == strlen(e);
+        evbuffer_add_printf(b, plain ? " %s" : " '%s'", e ? e : "");
+        free(e);
+    }
+    size_t n = evbuffer_get_length(b);
+    if ((out = malloc(n + 1))) {
+        evbuffer_remove(b, out, n);
+        out[n] = '\0';
+    }
+    evbuffer_free(b);
+    return out;
 }
 
 /* Open the input, the journal and -o DIR, size the run, run it. */
@@ -170,8 +198,32 @@ int local_main(cmdline *a)
         }
         cfg->out.dir = &dir;
     }
+    if (cfg->warc) {
+        char why[768];
+        char *args = arguments(a);
+        warc_config wc = {.path = cfg->warc,
+                          .max_size = cfg->warc_max_size,
+                          .clobber = a->clobber,
+                          .arguments = args,
+                          .robots = cfg->fo.robots};
+        jb.warc = warc_open(&wc, why, sizeof why);
+        free(args);
+        if (!jb.warc) {
+            char *p = escaped_text(why);
+            fprintf(stderr, "fetchall: --warc %s\n", p ? p : "");
+            free(p);
+            if (cfg->out.dir)
+                outdir_close(cfg->out.dir);
+            input_close(&in);
+            if (jb.journal)
+                journal_close(jb.journal);
+            validators_free(&old);
+            return 2;
+        }
+    }
     cfg->out.err_is_out = same_file(STDOUT_FILENO, STDERR_FILENO);
-    limit_concurrency(&cfg->fo, a->output_dir != NULL);
+    /* a descriptor a request for -o's file, one for a WARC spool */
+    limit_concurrency(&cfg->fo, (a->output_dir != NULL) + (jb.warc != NULL));
     jb.threads = a->threads
                      ? a->threads
                      : default_threads(&cfg->fo, a->n_inputs ? 0 : n_urls);
@@ -185,6 +237,16 @@ int local_main(cmdline *a)
         status = 2;
     if (sitemap_fd >= 0)
         close(sitemap_fd);
+    if (jb.warc) {
+        char *p = escaped_text(warc_path(jb.warc));
+        int err = warc_close(jb.warc);
+        if (err) {
+            fprintf(stderr, "fetchall: --warc %s: %s\n", p ? p : "",
+                    strerror(err));
+            status = status ? status : 1;
+        }
+        free(p);
+    }
     input_close(&in);
     if (cfg->out.dir)
         outdir_close(cfg->out.dir);

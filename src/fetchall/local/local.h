@@ -18,6 +18,7 @@
 #include "../common/options.h"
 #include "../common/outdir.h"
 #include "../common/record.h"
+#include "../common/warc.h"
 
 struct event;
 struct event_base;
@@ -140,6 +141,7 @@ typedef struct slot {
     journal_kept was;      /* --revalidate: the old journal's of it */
     int conditional;       /* ... and it was asked "changed since?" */
     int kept;              /* ... failed, and DIR/N is the earlier body */
+    warc_xfer *wx;         /* --warc: its hops, spooled */
 } slot;
 
 /* What a one-machine run works with, opened by fetch.c. */
@@ -148,6 +150,7 @@ typedef struct job {
     input *in;
     journal *journal;      /* --journal, open, or NULL */
     const validators *old; /* --revalidate, read, or NULL */
+    warc *warc;            /* --warc, open, or NULL */
     size_t total;          /* URLs in the input, or (size_t)-1: unknown */
     int progress;          /* PROGRESS_NONE, BAR or PLAIN */
     int threads;           /* event loops */
@@ -159,6 +162,7 @@ struct runner {
     input *in;
     journal *journal;
     const validators *old;
+    warc *warc;
     size_t total;
     fetch_client *client;
     struct event_base *base;

@@ -77,8 +77,9 @@ static void *signal_main(void *arg)
     until.tv_sec += 2;
     if (pthread_mutex_timedlock(&r->out_lock, &until) == 0) {
         stream_abort(r);
-        fflush(stdout); /* whole results only: a body is written whole */
-        if (r->journal) /* and what is out is in the journal */
+        warc_abort(r->warc); /* whole records only */
+        fflush(stdout);      /* whole results only: a body is written whole */
+        if (r->journal)      /* and what is out is in the journal */
             journal_flush(r->journal);
     }
     if (!r->cfg->out.quiet) {
@@ -142,6 +143,26 @@ static void stop_early(runner *r, size_t index)
     r->cancelled = fetch_client_cancel_all(r->client);
 }
 
+/* --warc: s's records, under out_lock (a signal cuts the file back to
+   its last whole record). A WARC that cannot be written ends the run, as
+   the journal does. */
+static void warc_record(runner *r, slot *s, const fetch_response *resp)
+{
+    pthread_mutex_lock(&r->out_lock);
+    int err = warc_write(r->warc, s->wx, s->url, resp);
+    pthread_mutex_unlock(&r->out_lock);
+    warc_xfer_free(s->wx);
+    s->wx = NULL;
+    if (err) {
+        char *name = escaped_text(warc_path(r->warc));
+        message_above();
+        fprintf(stderr, "fetchall: --warc %s: %s\n", name ? name : "FILE",
+                strerror(err));
+        free(name);
+        exit(1);
+    }
+}
+
 /* Completion callback, on this thread. */
 static void on_done(fetch_task *task, void *arg)
 {
@@ -149,6 +170,8 @@ static void on_done(fetch_task *task, void *arg)
     runner *r = s->r;
     outdir *dir = r->cfg->out.dir;
     const fetch_response *resp = fetch_task_response(task);
+    if (r->warc) /* before the journal can say it is done */
+        warc_record(r, s, resp);
     if (dir) { /* the body went to a temporary file: name it, or drop it */
         if (s->conditional && resp->error == FETCH_OK && resp->status == 304)
             s->file_error = part_keep(dir, &s->part, s->index, s->was.file);
@@ -232,6 +255,12 @@ static void submit(runner *r, const char *url, size_t index)
         if (r->old && (s->conditional = conditional(r, s, h, &n))) {
             req.headers = (const char *const *)h;
             req.n_headers = n;
+        }
+        if (r->warc) {
+            if (!(s->wx = warc_xfer_new(r->warc)))
+                fatal("out of memory");
+            req.on_wire = warc_on_wire;
+            req.wire_arg = s->wx;
         }
         if (r->cfg->out.dir) {
             req.on_data = to_part;
@@ -415,6 +444,7 @@ int run(const job *jb)
                 .in = in,
                 .journal = jb->journal,
                 .old = jb->old,
+                .warc = jb->warc,
                 .total = jb->total};
     fetch_options fo = cfg->fo;
     int err;
@@ -433,7 +463,7 @@ int run(const job *jb)
         r.window = r.window_max;
     stream_setup(&r);
     r.plain = !cfg->req.method && !cfg->req.body && !cfg->out.dir &&
-              !r.stream && !r.old;
+              !r.stream && !r.old && !r.warc;
     if (!(r.ring = calloc(r.window_max, sizeof *r.ring)))
         fatal("out of memory");
     pthread_mutex_init(&r.out_lock, NULL);

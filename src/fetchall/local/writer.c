@@ -21,6 +21,7 @@ static void slot_free(slot *s)
         evbuffer_free(s->body);
     free(s->url);
     free(s->refused);
+    warc_xfer_free(s->wx);
     free(s);
 }
 
