@@ -3,6 +3,7 @@
    redirects, broken transfers and HTTP errors. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,118 @@ START_TEST(data_callback_streams_and_can_stop)
 }
 END_TEST
 
+/* What a wire callback saw. */
+struct wire_log {
+    int requests, blank_lines, fail_at_body;
+    char urls[4][128], ips[4][64], status[4][32];
+    size_t head_lines, body, req_body;
+    char raw[16384]; /* the first bytes of the bodies, as on the wire */
+    char sent[256];  /* the request body */
+};
+
+static int on_wire(fetch_task *t, const fetch_wire *w, void *arg)
+{
+    struct wire_log *l = arg;
+    (void)t;
+    switch (w->kind) {
+    case FETCH_WIRE_REQUEST:
+        if (l->requests < 4) {
+            snprintf(l->urls[l->requests], 128, "%s", w->url);
+            snprintf(l->ips[l->requests], 64, "%s", w->ip);
+        }
+        l->requests++;
+        break;
+    case FETCH_WIRE_REQUEST_BODY:
+        if (l->req_body + w->len < sizeof l->sent)
+            memcpy(l->sent + l->req_body, w->data, w->len);
+        l->req_body += w->len;
+        break;
+    case FETCH_WIRE_RESPONSE_HEAD:
+        if (w->len >= 5 && !memcmp(w->data, "HTTP/", 5) && l->requests &&
+            l->requests <= 4)
+            snprintf(l->status[l->requests - 1], 32, "%.*s", (int)(w->len - 2),
+                     w->data);
+        l->blank_lines += w->len == 2 && !memcmp(w->data, "\r\n", 2);
+        l->head_lines++;
+        break;
+    case FETCH_WIRE_RESPONSE_BODY:
+        if (l->fail_at_body)
+            return EIO;
+        if (l->body + w->len < sizeof l->raw)
+            memcpy(l->raw + l->body, w->data, w->len);
+        l->body += w->len;
+        break;
+    }
+    return 0;
+}
+
+/* on_wire sees every hop as it crossed the wire: the request heads with
+   each hop's URL and peer, the response heads line by line, the body
+   with its chunked framing, a request body as sent; a failure there
+   stops the transfer. */
+START_TEST(the_wire_of_every_hop)
+{
+    fetch_client *c = client_with(4, 0, 5);
+    struct wire_log l = {0};
+    fetch_request r;
+    fetch_request_init(&r);
+    r.url = ts_url(&srv, "/redirect/2");
+    r.on_wire = on_wire;
+    r.wire_arg = &l;
+    fetch_task *t = submit_wait(c, &r);
+    ck_assert_int_eq(fetch_task_response(t)->error, FETCH_OK);
+    ck_assert_int_eq(l.requests, 3);
+    ck_assert_int_eq(l.blank_lines, 3);
+    for (int i = 0; i < 3; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "/redirect/%d", 2 - i);
+        ck_assert_str_eq(l.urls[i], ts_url(&srv, "%s", path));
+        ck_assert_str_eq(l.ips[i], "127.0.0.1");
+        ck_assert_int_eq(
+            strncmp(l.status[i], i < 2 ? "HTTP/1.1 302 " : "HTTP/1.1 200 ", 13),
+            0);
+    }
+    fetch_task_free(t);
+
+    struct wire_log ch = {0};
+    r.url = ts_url(&srv, "/chunked/5000");
+    r.wire_arg = &ch;
+    t = submit_wait(c, &r);
+    const fetch_response *resp = fetch_task_response(t);
+    ck_assert_int_eq(resp->error, FETCH_OK);
+    ck_assert_uint_eq(resp->body_len, 5000); /* decoded for the sink */
+    ck_assert_uint_gt(ch.body, 5000);        /* framed on the wire */
+    ck_assert(!strncmp(ch.raw, "3e8\r\n", 5) || !strncmp(ch.raw, "3E8\r\n", 5));
+    fetch_task_free(t);
+
+    struct wire_log post = {0};
+    r.url = ts_url(&srv, "/echo");
+    r.method = "POST";
+    r.body = "name=value";
+    r.body_len = 10;
+    r.wire_arg = &post;
+    t = submit_wait(c, &r);
+    ck_assert_int_eq(fetch_task_response(t)->error, FETCH_OK);
+    ck_assert_uint_eq(post.req_body, 10);
+    ck_assert(!memcmp(post.sent, "name=value", 10));
+    fetch_task_free(t);
+
+    struct wire_log fails = {.fail_at_body = 1};
+    r.url = ts_url(&srv, "/bytes/100000");
+    r.method = NULL;
+    r.body = NULL;
+    r.body_len = 0;
+    r.wire_arg = &fails;
+    t = submit_wait(c, &r);
+    ck_assert_int_eq(fetch_task_response(t)->error, FETCH_E_WRITE);
+    ck_assert_ptr_nonnull(strstr(fetch_task_response(t)->message,
+                                 "recording the transfer failed"));
+    fetch_task_free(t);
+    assert_idle(c);
+    client_free(c);
+}
+END_TEST
+
 START_TEST(file_sinks)
 {
     char path[] = "/tmp/fetch-sink-XXXXXX", path2[64];
@@ -275,6 +388,7 @@ static Suite *response_suite(void)
     tcase_add_test(tc, large_body_exact);
     tcase_add_test(tc, max_body_size_stops_the_transfer);
     tcase_add_test(tc, data_callback_streams_and_can_stop);
+    tcase_add_test(tc, the_wire_of_every_hop);
     tcase_add_test(tc, file_sinks);
     tcase_add_test(tc, response_headers);
     suite_add_tcase(s, tc);
