@@ -53,7 +53,8 @@ check library $lib || exit 1
 cli=$(ls src/fetchall/fetchall-*.o src/fetchall/*/fetchall-*.o 2>/dev/null)
 [ -n "$cli" ] || { echo "fetchall is not built"; exit 77; }
 ORDER="common/util common/message common/jsonline common/record common/input
-  common/outdir common/warc common/options common/sitemap
+  common/outdir common/warc common/version common/options common/completion
+  common/sitemap
   local/journal local/revalidate local/progress local/sink local/stream
   local/writer local/run
   local/fetch

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/completion.h"
 #include "common/options.h"
+#include "common/version.h"
 #include "local/local.h"
 #ifdef WITH_REDIS
 #include "cluster/cluster.h"
@@ -52,7 +54,11 @@ int main(int argc, char **argv)
     } else {
         command = CMD_FETCH;
     }
+    if (argc > 1 && !strcmp(argv[1], "completion"))
+        return completion(argc, argv);
     status = cmdline_parse(&c, command, argc, argv);
+    if (status == 0 && c.version)
+        version_print(stdout);
     if (status < 0 && command == CMD_FETCH)
         status = local_main(&c);
     else if (status < 0)

@@ -454,12 +454,6 @@ static int append(const char ***list, int *n, const char *s)
     return 0;
 }
 
-static void print_version(void)
-{
-    printf("fetchall %s (libfetch %s)\n", LIBFETCH_VERSION_STRING,
-           fetch_version());
-}
-
 /* What option o with its argument arg means. Returns 0, 1 when arg is no
    value for it, or an exit status + 2 (done: --help, or an error said). */
 static int take(cmdline *a, const opt_def *o, const char *arg)
@@ -673,8 +667,8 @@ static int take(cmdline *a, const opt_def *o, const char *arg)
     case OPT_HELP:
         options_help(a->command, stdout);
         return 2;
-    case OPT_VERSION:
-        print_version();
+    case OPT_VERSION: /* main prints it: the libraries' versions too */
+        a->version = 1;
         return 2;
     default:
         return 0;

@@ -169,13 +169,14 @@ typedef struct cmdline {
     int *statuses;                            /* --retry-on */
     char *cookie_header;                      /* -b NAME=VALUE */
     unsigned char given[OPT_END - OPT_INPUT]; /* on the command line */
-    int argc; /* as given, for the record a WARC keeps */
+    int version; /* --version: print it, and that is all */
+    int argc;    /* as given, for the record a WARC keeps */
     char **argv;
 } cmdline;
 
 /* Parse argv (argv[0] the program, the command's name already taken off)
-   for command. Returns -1 to go on, or an exit status: 0 (--help,
-   --version done), 2 (a usage error, said on stderr). */
+   for command. Returns -1 to go on, or an exit status: 0 (--help done,
+   or --version: version set), 2 (a usage error, said on stderr). */
 int cmdline_parse(cmdline *c, int command, int argc, char **argv);
 void cmdline_free(cmdline *c);
 /* "fetchall: what" and "Try 'fetchall [COMMAND] --help' ..." on stderr;
