@@ -78,6 +78,7 @@ struct warc {
     warc_config c;
     char *stem, *suffix; /* FILE-NNNNN + suffix with max_size */
     char *dir;           /* where spools go */
+    char *args;          /* the command line, for each warcinfo */
     char *path;          /* the file being written */
     int index;           /* its number, with max_size */
     int fd, gz;
@@ -557,8 +558,7 @@ static int warcinfo(warc *w)
                      "robots: %s\r\n"
                      "fetchall-arguments: %s\r\n",
                      LIBFETCH_VERSION_STRING, fetch_version(),
-                     w->c.robots ? "obey" : "ignore",
-                     w->c.arguments ? w->c.arguments : "");
+                     w->c.robots ? "obey" : "ignore", w->args ? w->args : "");
     if (n < 0 || asprintf(&fields, "WARC-Filename: %s\r\n",
                           base ? base + 1 : w->path) < 0) {
         free(block);
@@ -606,6 +606,7 @@ warc *warc_open(const warc_config *c, char *why, size_t len)
         return NULL;
     }
     w->c = *c;
+    w->c.arguments = NULL; /* its own copy: each new file's warcinfo */
     w->fd = -1;
     size_t n = strlen(c->path);
     w->gz = n > 3 && !strcmp(c->path + n - 3, ".gz");
@@ -623,7 +624,8 @@ warc *warc_open(const warc_config *c, char *why, size_t len)
         free(w->dir);
         w->dir = strdup("/");
     }
-    if (!w->stem || !w->suffix || !w->dir ||
+    if ((c->arguments && !(w->args = strdup(c->arguments))) || !w->stem ||
+        !w->suffix || !w->dir ||
         (w->gz && deflateInit2(&w->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
                                15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)) {
         w->gz = 0;
@@ -813,6 +815,7 @@ int warc_close(warc *w)
     if (w->out)
         evbuffer_free(w->out);
     free(w->stem);
+    free(w->args);
     free(w->suffix);
     free(w->dir);
     free(w->path);

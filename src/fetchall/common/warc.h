@@ -21,7 +21,8 @@ typedef struct warc_config {
     const char *path;      /* FILE as given */
     size_t max_size;       /* --warc-max-size: a new file past it; 0: one */
     int clobber;           /* an existing FILE may be replaced */
-    const char *arguments; /* the command line, for the warcinfo record */
+    const char *arguments; /* the command line, for the warcinfo records
+                              (copied) */
     int robots;            /* --robots: the warcinfo says so */
 } warc_config;
 
