@@ -406,6 +406,59 @@ START_TEST(an_existing_file_is_left_alone)
 }
 END_TEST
 
+/* Over HTTPS and HTTP/2 the records read back as well: heads as libcurl
+   renders them ("HTTP/2 200"), the DATA frames' payload as the body, a
+   gzip'd answer kept gzip'd. */
+START_TEST(http2_over_tls)
+{
+    nginx tls;
+    char cert[256], key[256], server[1024], warc[4200];
+    nginx_init(&tls);
+    tls_files(tls.dir, cert, key, sizeof cert);
+    chmod(key, 0644); /* its workers run as nobody */
+    FILE *f = fopen(nginx_path(&tls, "www/t.txt"), "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 3000; i++)
+        fprintf(f, "line %d\n", i);
+    fclose(f);
+    chmod(nginx_path(&tls, "www/t.txt"), 0644);
+    snprintf(server, sizeof server,
+             "    ssl_certificate %s;\n    ssl_certificate_key %s;\n", cert,
+             key);
+    nginx_run(&tls, "",
+              "  log_format m '$request $status';\n"
+              "  gzip on; gzip_types text/plain;\n",
+              "ssl http2", server);
+    snprintf(warc, sizeof warc, "%s", nginx_path(&ng, "h2.warc.gz"));
+    char u1[128], u2[128];
+    snprintf(u1, sizeof u1, "https://127.0.0.1:%d/t.txt", tls.port);
+    snprintf(u2, sizeof u2, "https://127.0.0.1:%d/none", tls.port);
+    run_result r;
+    RUN(&r, NULL, "-k", "--warc", warc, u1, u2);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert(!strncmp(r.out, "line 0\nline 1\n", 14)); /* decoded */
+    run_free(&r);
+    int st;
+    char *out = check_warc("", warc, &st);
+    ck_assert_msg(st == 0, "%s", checker_said);
+    ck_assert_uint_eq(count_str(out, "response\t"), 2);
+    ck_assert_uint_eq(count_str(out, "\t200\t"), 1);
+    ck_assert_uint_eq(count_str(out, "\t404\t"), 1);
+    free(out);
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "zcat '%s' > '%s'", warc,
+             nginx_path(&ng, "h2.warc"));
+    ck_assert_int_eq(system(cmd), 0);
+    size_t len;
+    char *raw = slurp(nginx_path(&ng, "h2.warc"), &len);
+    ck_assert_uint_eq(count_mem(raw, len, "GET /t.txt HTTP/2\r\n"), 1);
+    ck_assert_uint_eq(count_mem(raw, len, "HTTP/2 200"), 1);
+    ck_assert_uint_ge(count_mem(raw, len, "content-encoding: gzip\r\n"), 1);
+    free(raw);
+    nginx_stop(&tls);
+}
+END_TEST
+
 /* A 64 MB body costs the WARC 64 KiB of memory: the rest is spooled. */
 START_TEST(a_large_body_costs_flat_memory)
 {
@@ -452,6 +505,7 @@ static Suite *suite(void)
     tcase_add_test(tc, failures_are_recorded_as_what_they_got);
     tcase_add_test(tc, max_size_rotates_files);
     tcase_add_test(tc, an_existing_file_is_left_alone);
+    tcase_add_test(tc, http2_over_tls);
     suite_add_tcase(s, tc);
     return s;
 }
