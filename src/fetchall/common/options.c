@@ -258,7 +258,8 @@ void options_help(int command, FILE *f)
     }
     if (command == CMD_FETCH)
         fputs("\nAcross machines: fetchall enqueue, worker and results; "
-              "'fetchall help\nCOMMAND' shows a command's options.\n",
+              "'fetchall help\nCOMMAND' shows a command's options. 'fetchall "
+              "completion bash|zsh' prints\na completion script.\n",
               f);
     fputs("\nExit status: 0 all succeeded, 1 some request failed, 2 usage "
           "error.\n",
