@@ -124,6 +124,17 @@ static size_t count_mem(const char *hay, size_t len, const char *needle)
     return n;
 }
 
+/* A .warc.gz's records as text (gzip(1) reads its members one after
+   another), to free; *len its bytes. */
+static char *unzipped(const char *warc, size_t *len)
+{
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "zcat '%s' > '%s'", warc,
+             nginx_path(&ng, "unzipped.warc"));
+    ck_assert_int_eq(system(cmd), 0);
+    return slurp(nginx_path(&ng, "unzipped.warc"), len);
+}
+
 static int by_text(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -202,12 +213,8 @@ START_TEST(a_crawl_matches_wget_record_by_record)
     ck_assert_uint_eq(count_str(o, "response\t"), 8);
     ck_assert_uint_eq(count_str(ours, "warcinfo\t"), 1);
     /* the gzip'd, chunked answer was recorded as it came */
-    char *raw = NULL;
-    snprintf(cmd, sizeof cmd, "zcat '%s' > '%s'", warc,
-             nginx_path(&ng, "crawl.warc"));
-    ck_assert_int_eq(system(cmd), 0);
     size_t rawlen;
-    raw = slurp(nginx_path(&ng, "crawl.warc"), &rawlen);
+    char *raw = unzipped(warc, &rawlen);
     /* a.txt, twice (once after the redirects) */
     ck_assert_uint_ge(count_mem(raw, rawlen, "Content-Encoding: gzip\r\n"), 2);
     ck_assert_uint_ge(count_mem(raw, rawlen, "Transfer-Encoding: chunked\r\n"),
@@ -285,12 +292,8 @@ START_TEST(a_304_is_a_revisit)
     ck_assert_uint_eq(count_str(out, "\t304\t"), 2);
     ck_assert_uint_eq(count_str(out, "response\t"), 0);
     free(out);
-    char cmd[9000];
-    snprintf(cmd, sizeof cmd, "zcat '%s' > '%s'", warc,
-             nginx_path(&ng, "again.warc"));
-    ck_assert_int_eq(system(cmd), 0);
     size_t len;
-    char *raw = slurp(nginx_path(&ng, "again.warc"), &len);
+    char *raw = unzipped(warc, &len);
     ck_assert_uint_eq(
         count_str(raw, "WARC-Profile: http://netpreserve.org/warc/1.1/revisit/"
                        "server-not-modified\r\n"),
@@ -445,12 +448,8 @@ START_TEST(http2_over_tls)
     ck_assert_uint_eq(count_str(out, "\t200\t"), 1);
     ck_assert_uint_eq(count_str(out, "\t404\t"), 1);
     free(out);
-    char cmd[9000];
-    snprintf(cmd, sizeof cmd, "zcat '%s' > '%s'", warc,
-             nginx_path(&ng, "h2.warc"));
-    ck_assert_int_eq(system(cmd), 0);
     size_t len;
-    char *raw = slurp(nginx_path(&ng, "h2.warc"), &len);
+    char *raw = unzipped(warc, &len);
     ck_assert_uint_eq(count_mem(raw, len, "GET /t.txt HTTP/2\r\n"), 1);
     ck_assert_uint_eq(count_mem(raw, len, "HTTP/2 200"), 1);
     ck_assert_uint_ge(count_mem(raw, len, "content-encoding: gzip\r\n"), 1);

@@ -35,29 +35,21 @@ expect() {
     fail=1
   fi
 }
-# has WHAT WORD... -- WORD...: the completion holds each of these
-has() {
-  local what=$1 line=() got w
-  shift
+# offers yes|no WHAT WORD... -- WORD...: the completion holds (yes) or
+# lacks (no) each of these; has and lacks say it shorter
+offers() {
+  local want=$1 what=$2 line=() got w
+  shift 2
   while [ "$1" != -- ]; do line+=("$1"); shift; done
   shift
   got=$(complete_ "${line[@]}")
   for w in "$@"; do
-    printf '%s\n' "$got" | grep -qxF -- "$w" ||
-      { echo "FAIL $what: '${line[*]}' does not offer $w"; fail=1; }
+    if printf '%s\n' "$got" | grep -qxF -- "$w"; then [ "$want" = yes ]; else [ "$want" = no ]; fi ||
+      { echo "FAIL $what: '${line[*]}' $([ "$want" = yes ] && echo "does not offer" || echo offers) $w"; fail=1; }
   done
 }
-lacks() {
-  local what=$1 line=() got w
-  shift
-  while [ "$1" != -- ]; do line+=("$1"); shift; done
-  shift
-  got=$(complete_ "${line[@]}")
-  for w in "$@"; do
-    ! printf '%s\n' "$got" | grep -qxF -- "$w" ||
-      { echo "FAIL $what: '${line[*]}' offers $w"; fail=1; }
-  done
-}
+has() { offers yes "$@"; }
+lacks() { offers no "$@"; }
 
 expect "the commands" "$(printf '%s\n' completion enqueue help results worker)" fetchall ""
 expect "a command by its start" "worker" fetchall wo

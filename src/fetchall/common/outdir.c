@@ -20,6 +20,7 @@
 
 #include "message.h"
 #include "outdir.h"
+#include "util.h"
 
 /* mkdir -p: DIR and every missing parent. */
 static int make_dirs(const char *path)
@@ -149,16 +150,7 @@ int part_open(outdir *d, part *p, size_t index)
 
 int part_write(part *p, const char *data, size_t len)
 {
-    while (len) {
-        ssize_t n = write(p->fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return write_all(p->fd, data, len);
 }
 
 int part_truncate(part *p)

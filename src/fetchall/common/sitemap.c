@@ -24,6 +24,7 @@
 #include "message.h"
 #include "options.h"
 #include "sitemap.h"
+#include "util.h"
 
 /* A sitemap index names sitemaps, not indexes (the protocol says so);
    indexes that do are followed this deep, no deeper, so a loop ends. */
@@ -77,16 +78,7 @@ static int to_file(fetch_task *t, const char *p, size_t len, void *arg)
     (void)t;
     if (!p) /* the attempt is retried: from the start */
         return ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? 0 : errno;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return write_all(fd, p, len);
 }
 
 /* Fetch url into a temporary file: its descriptor, or -1 (said); with

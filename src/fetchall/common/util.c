@@ -103,3 +103,17 @@ int signal_ignored(int sig)
     struct sigaction now;
     return sigaction(sig, NULL, &now) == 0 && now.sa_handler == SIG_IGN;
 }
+
+int write_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? errno : EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}

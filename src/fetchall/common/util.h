@@ -30,6 +30,10 @@ void limit_concurrency(fetch_options *fo, int files);
    a list or a queue). */
 int default_threads(const fetch_options *fo, int n_urls);
 
+/* Write all of len bytes to fd: 0, or the errno of why not (a short write
+   is followed by another, which says why: a full disk's ENOSPC). */
+int write_all(int fd, const char *p, size_t len);
+
 /* Whether sig was ignored when the command started: nohup ignores SIGHUP,
    a non-interactive shell's "cmd &" SIGINT. A signal ignored then stays
    ignored (as every Unix tool does), so the command never stops on it. */

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include "warc.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +87,7 @@ struct warc {
     char info_id[64]; /* its warcinfo record's id */
     z_stream z;
     struct evbuffer *out;
+    struct evbuffer *fields; /* the next record's own header fields */
 };
 
 /* ---- small things ---- */
@@ -189,20 +191,6 @@ static void spool_free(spool *s)
     s->mem = NULL;
     s->sha = NULL;
     s->fd = -1;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 static int spool_add(const warc *w, spool *s, const char *p, size_t len)
@@ -512,29 +500,37 @@ static int emit_spool(warc *w, spool *s)
     return 0;
 }
 
-/* One record: its header fields (each "Name: value\r\n"), then the block,
-   from a spool or from memory. */
-static int record(warc *w, const char *type, const char *id,
-                  const struct timespec *date, const char *fields,
-                  const char *content_type, spool *block, const char *mem,
-                  size_t mem_len)
+/* "Name: value" CR LF among the next record's fields; none for an empty
+   value. */
+static void field(warc *w, const char *name, const char *value)
 {
-    char when[32];
+    if (value && *value)
+        evbuffer_add_printf(w->fields, "%s: %s\r\n", name, value);
+}
+
+/* One record: the fields every record has, those field() gathered, then
+   the block, from a spool or from memory. */
+static int record(warc *w, const char *type, const char *id,
+                  const struct timespec *date, const char *content_type,
+                  spool *block, const char *mem, size_t mem_len)
+{
+    char when[32], head[320];
     iso_date(date, when);
-    long long len = block ? (long long)block->len : (long long)mem_len;
-    char *head = NULL;
-    int info = *w->info_id != '\0'; /* every record but the warcinfo */
-    int n = asprintf(&head,
+    int n = snprintf(head, sizeof head,
                      "WARC/1.1\r\nWARC-Type: %s\r\nWARC-Record-ID: %s\r\n"
-                     "WARC-Date: %s\r\n%s%s%s%sContent-Type: %s\r\n"
-                     "Content-Length: %lld\r\n\r\n",
-                     type, id, when, info ? "WARC-Warcinfo-ID: " : "",
-                     info ? w->info_id : "", info ? "\r\n" : "", fields,
-                     content_type, len);
-    if (n < 0)
-        return ENOMEM;
+                     "WARC-Date: %s\r\n",
+                     type, id, when);
+    if (*w->info_id) /* every record but the warcinfo */
+        n += snprintf(head + n, sizeof head - (size_t)n,
+                      "WARC-Warcinfo-ID: %s\r\n", w->info_id);
+    field(w, "Content-Type", content_type);
+    evbuffer_add_printf(w->fields, "Content-Length: %lld\r\n\r\n",
+                        block ? (long long)block->len : (long long)mem_len);
     int rc = emit(w, head, (size_t)n);
-    free(head);
+    if (!rc)
+        rc = emit(w, evbuffer_pullup(w->fields, -1),
+                  evbuffer_get_length(w->fields));
+    evbuffer_drain(w->fields, evbuffer_get_length(w->fields));
     if (!rc)
         rc = block ? emit_spool(w, block) : emit(w, mem, mem_len);
     return rc ? rc : end_record(w);
@@ -542,7 +538,7 @@ static int record(warc *w, const char *type, const char *id,
 
 static int warcinfo(warc *w)
 {
-    char *fields = NULL, *block = NULL;
+    char *block = NULL;
     const char *base = strrchr(w->path, '/');
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -559,14 +555,11 @@ static int warcinfo(warc *w)
                      "fetchall-arguments: %s\r\n",
                      LIBFETCH_VERSION_STRING, fetch_version(),
                      w->c.robots ? "obey" : "ignore", w->args ? w->args : "");
-    if (n < 0 || asprintf(&fields, "WARC-Filename: %s\r\n",
-                          base ? base + 1 : w->path) < 0) {
-        free(block);
+    if (n < 0)
         return ENOMEM;
-    }
-    int rc = record(w, "warcinfo", id, &now, fields, "application/warc-fields",
-                    NULL, block, (size_t)n);
-    free(fields);
+    field(w, "WARC-Filename", base ? base + 1 : w->path);
+    int rc = record(w, "warcinfo", id, &now, "application/warc-fields", NULL,
+                    block, (size_t)n);
     free(block);
     memcpy(w->info_id, id, sizeof id);
     if (!rc)
@@ -600,7 +593,9 @@ static int next_file(warc *w)
 warc *warc_open(const warc_config *c, char *why, size_t len)
 {
     warc *w = calloc(1, sizeof *w);
-    if (!w || !(w->out = evbuffer_new())) {
+    if (!w || !(w->out = evbuffer_new()) || !(w->fields = evbuffer_new())) {
+        if (w && w->out)
+            evbuffer_free(w->out);
         free(w);
         snprintf(why, len, "out of memory");
         return NULL;
@@ -683,59 +678,47 @@ static int complete(const hop *h, int last, const fetch_response *r)
 static int hop_records(warc *w, hop *h, int last, const fetch_response *r,
                        char link[64])
 {
-    char req_id[64], resp_id[64], block[48], payload[48], *f = NULL;
-    int rc = 0;
-    const char *ip = *h->ip ? "WARC-IP-Address: " : "";
-    const char *ip_end = *h->ip ? "\r\n" : "";
+    char req_id[64], resp_id[64] = "", block[48], payload[48];
+    int rc;
     new_id(req_id);
-    *resp_id = *link = '\0';
+    *link = '\0';
     if (h->head)
         new_id(resp_id);
     if (h->req.len) {
         digest_text(h->req.sha, block);
         digest_text(h->req_payload, payload);
-        if (asprintf(&f,
-                     "WARC-Target-URI: %s\r\n%s%s%s%s%s%s"
-                     "WARC-Block-Digest: %s\r\nWARC-Payload-Digest: %s\r\n",
-                     h->url, ip, h->ip, ip_end,
-                     *resp_id ? "WARC-Concurrent-To: " : "", resp_id,
-                     *resp_id ? "\r\n" : "", block, payload) < 0)
-            return ENOMEM;
-        rc = record(w, "request", req_id, &h->date, f,
-                    "application/http;msgtype=request", &h->req, NULL, 0);
-        free(f);
-        f = NULL;
-        if (rc)
+        field(w, "WARC-Target-URI", h->url);
+        field(w, "WARC-IP-Address", h->ip);
+        field(w, "WARC-Concurrent-To", resp_id);
+        field(w, "WARC-Block-Digest", block);
+        field(w, "WARC-Payload-Digest", payload);
+        if ((rc = record(w, "request", req_id, &h->date,
+                         "application/http;msgtype=request", &h->req, NULL, 0)))
             return rc;
         memcpy(link, req_id, 64);
     }
     if (!h->head)
         return 0;
     int revisit = h->status == 304;
-    int whole = complete(h, last, r);
-    char trunc[64] = "";
-    if (!whole)
-        snprintf(trunc, sizeof trunc, "WARC-Truncated: %s\r\n",
-                 last && r->error != FETCH_OK ? truncated(r) : "disconnect");
     digest_text(h->resp.sha, block);
     digest_text(h->payload, payload);
-    if (asprintf(&f,
-                 "WARC-Target-URI: %s\r\n%s%s%s%s%s%s"
-                 "WARC-Block-Digest: %s\r\n%s%s%s%s%s%s",
-                 h->url, ip, h->ip, ip_end,
-                 h->req.len ? "WARC-Concurrent-To: " : "",
-                 h->req.len ? req_id : "", h->req.len ? "\r\n" : "", block,
-                 revisit ? "" : "WARC-Payload-Digest: ", revisit ? "" : payload,
-                 revisit ? "" : "\r\n",
-                 revisit ? "WARC-Profile: http://netpreserve.org/warc/1.1/"
-                           "revisit/server-not-modified\r\n"
-                           "WARC-Refers-To-Target-URI: "
-                         : "",
-                 revisit ? h->url : "", revisit ? "\r\n" : trunc) < 0)
-        return ENOMEM;
-    rc = record(w, revisit ? "revisit" : "response", resp_id, &h->rdate, f,
+    field(w, "WARC-Target-URI", h->url);
+    field(w, "WARC-IP-Address", h->ip);
+    field(w, "WARC-Concurrent-To", h->req.len ? req_id : "");
+    field(w, "WARC-Block-Digest", block);
+    if (revisit) {
+        field(w, "WARC-Profile",
+              "http://netpreserve.org/warc/1.1/revisit/"
+              "server-not-modified");
+        field(w, "WARC-Refers-To-Target-URI", h->url);
+    } else {
+        field(w, "WARC-Payload-Digest", payload);
+        if (!complete(h, last, r))
+            field(w, "WARC-Truncated",
+                  last && r->error != FETCH_OK ? truncated(r) : "disconnect");
+    }
+    rc = record(w, revisit ? "revisit" : "response", resp_id, &h->rdate,
                 "application/http;msgtype=response", &h->resp, NULL, 0);
-    free(f);
     if (!rc)
         memcpy(link, resp_id, 64);
     return rc;
@@ -745,7 +728,7 @@ static int hop_records(warc *w, hop *h, int last, const fetch_response *r,
 static int failure(warc *w, const char *url, const char *to,
                    const fetch_response *r)
 {
-    char id[64], *f = NULL, *block = NULL, *uri = field_uri(url);
+    char id[64], *block = NULL, *uri = field_uri(url);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     new_id(id);
@@ -756,12 +739,12 @@ static int failure(warc *w, const char *url, const char *to,
                      r->message ? r->message : fetch_strerror(r->error),
                      r->attempts);
     int rc = ENOMEM;
-    if (uri && n >= 0 &&
-        asprintf(&f, "WARC-Target-URI: %s\r\n%s%s%s", uri,
-                 *to ? "WARC-Concurrent-To: " : "", to, *to ? "\r\n" : "") >= 0)
-        rc = record(w, "metadata", id, &now, f, "application/warc-fields", NULL,
+    if (uri && n >= 0) {
+        field(w, "WARC-Target-URI", uri);
+        field(w, "WARC-Concurrent-To", to);
+        rc = record(w, "metadata", id, &now, "application/warc-fields", NULL,
                     block, (size_t)n);
-    free(f);
+    }
     free(block);
     free(uri);
     return rc;
@@ -787,6 +770,7 @@ int warc_write(warc *w, warc_xfer *x, const char *url, const fetch_response *r)
         rc = drain(w);
     if (rc) { /* no half record stays */
         evbuffer_drain(w->out, evbuffer_get_length(w->out));
+        evbuffer_drain(w->fields, evbuffer_get_length(w->fields));
         if (w->gz)
             deflateReset(&w->z);
         if (ftruncate(w->fd, w->whole) == 0)
@@ -814,6 +798,8 @@ int warc_close(warc *w)
         deflateEnd(&w->z);
     if (w->out)
         evbuffer_free(w->out);
+    if (w->fields)
+        evbuffer_free(w->fields);
     free(w->stem);
     free(w->args);
     free(w->suffix);

@@ -30,22 +30,6 @@
 
 #define JOURNAL_VERSION 1
 
-/* All of len bytes, or the errno of why not (a short write is followed
-   by another, which says why: a full disk's ENOSPC). */
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? errno : EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 uint32_t journal_url_hash(const char *url)
 {
     uint32_t h = fnv1a32(url, strlen(url));
