@@ -79,7 +79,7 @@ static const char *urls(const char *prefix)
 static char *log_text(void)
 {
     size_t len;
-    char *text = slurp(nginx_path(&ng, "access.log"), &len);
+    char *text = nginx_log(&ng, &len);
     ck_assert_int_eq(truncate(nginx_path(&ng, "access.log"), 0), 0);
     return text;
 }

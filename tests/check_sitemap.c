@@ -90,7 +90,7 @@ static void teardown(void)
 static char *asked(void)
 {
     size_t len;
-    return slurp(nginx_path(&ng, "access.log"), &len);
+    return nginx_log(&ng, &len);
 }
 
 static const char *body(const char *dir, int n)

@@ -393,7 +393,7 @@ START_TEST(an_existing_file_is_left_alone)
     char *kept = slurp(warc, &len);
     ck_assert_str_eq(kept, "my bytes\n");
     free(kept);
-    char *log = slurp(nginx_path(&ng, "access.log"), &len);
+    char *log = nginx_log(&ng, &len);
     ck_assert_uint_eq(count_str(log, "/b.txt"), 0);
     free(log);
     RUN(&r, NULL, "--warc", warc, "--clobber", url("/b.txt"));

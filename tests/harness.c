@@ -376,6 +376,44 @@ void nginx_run(nginx *n, const char *top, const char *http, const char *listen,
     ck_abort_msg("nginx did not start: %s", nginx_path(n, "error.log"));
 }
 
+/* nginx writes a request's log line as it finishes the request, in the
+   same event as its last bytes, so a client can be done before the line
+   is there. With one worker, once it has answered a request of ours,
+   every request it answered before is logged. */
+static void nginx_settle(const nginx *n)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((unsigned short)n->port);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    static const char req[] = "GET /.settle HTTP/1.0\r\n\r\n";
+    ck_assert(write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1));
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0) /* until nginx closes: answered */
+        ;
+    close(fd);
+}
+
+char *nginx_log(const nginx *n, size_t *len)
+{
+    nginx_settle(n);
+    size_t all;
+    char *text = slurp(nginx_path(n, "access.log"), &all), *out = text;
+    for (char *line = text, *end; *line; line = end) {
+        end = strchr(line, '\n');
+        end = end ? end + 1 : line + strlen(line);
+        if (!memmem(line, (size_t)(end - line), "/.settle", 8)) {
+            memmove(out, line, (size_t)(end - line));
+            out += end - line;
+        }
+    }
+    *out = '\0';
+    *len = (size_t)(out - text);
+    return text;
+}
+
 void nginx_stop(nginx *n)
 {
     char cmd[256];

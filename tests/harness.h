@@ -46,6 +46,10 @@ void nginx_init(nginx *n);
    address and port ("ssl http2"), server into server {}. */
 void nginx_run(nginx *n, const char *top, const char *http, const char *listen,
                const char *server);
+/* Its access log (to free; *len its bytes), once every request it has
+   answered is in it (a request of the harness's own, /.settle, waits for
+   that; its lines are left out). For nginx with one worker and http. */
+char *nginx_log(const nginx *n, size_t *len);
 /* Stop it and remove dir. */
 void nginx_stop(nginx *n);
 /* dir/name, into a static rotating buffer (valid for 16 calls). */
